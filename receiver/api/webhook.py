@@ -1,0 +1,92 @@
+"""POST /webhook and /webhook/{name}: auth → size → parse → one atomic intake step → 200.
+
+A 2xx is the commit point: it is sent only after the intake script has run. Anything
+transient (Redis down or slow, contention) answers 503, which Alertmanager retries; bad
+input answers 4xx, which it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from receiver.api.errors import error
+from receiver.api.state import STATE, AppState
+from receiver.models import Severity, WebhookPayload
+from receiver.pipeline.intake import IntakeContention
+
+log = logging.getLogger("receiver.webhook")
+
+
+def _fields(e: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        for err in e.errors(include_url=False)
+    ]
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def webhook(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    started = time.perf_counter()
+    resp = await _handle(request, state, started)
+    state.metrics.webhook_requests.labels(str(resp.status)).inc()
+    state.metrics.intake_duration.observe(time.perf_counter() - started)
+    return resp
+
+
+async def _handle(request: web.Request, state: AppState, started: float) -> web.Response:
+    name = request.match_info.get("name", "")
+    why = state.credentials.check(request.headers.get("Authorization"))
+    if why is not None:
+        log.warning("webhook rejected", extra={"webhook": name, "status": 401, "why": why})
+        return error(401, "unauthorized", why)
+    limit = state.settings.webhook.max_body_bytes
+    body = await _read_body(request, limit)
+    if body is None:
+        return error(413, "body_too_large", f"body exceeds {limit} bytes", limit=limit)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return error(400, "invalid_encoding", f"body is not UTF-8 (byte {e.start})")
+    try:
+        payload = WebhookPayload.model_validate_json(body)
+    except ValidationError as e:
+        fields = _fields(e)
+        bad_json = any(err["type"] == "json_invalid" for err in e.errors())
+        code = "invalid_json" if bad_json else "invalid_payload"
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:10])
+        log.warning("webhook rejected", extra={"webhook": name, "status": 400, "why": detail})
+        return error(400, code, detail, fields=fields)
+    try:
+        result = await state.intake.ingest(payload, webhook=name)
+    except (TimeoutError, RedisError, OSError, IntakeContention) as e:
+        state.metrics.redis_errors.labels("intake").inc()
+        log.error("webhook not recorded, answering 503", extra={"webhook": name, "error": repr(e)})
+        return error(503, "unavailable", "state store unavailable; retry", retry=True)
+    for a in payload.alerts:
+        state.metrics.alerts_received.labels(a.status.value, Severity.of(a.labels).value).inc()
+    state.observe_intake(result)
+    summary = result.summary()
+    log.info(
+        "webhook",
+        extra={"webhook": name, "groupKey": payload.groupKey, **summary,
+               "ms": round((time.perf_counter() - started) * 1000, 2)},
+    )  # fmt: skip
+    return web.json_response({"status": "ok", **summary})

@@ -1,0 +1,194 @@
+"""The `alert-receiver` command: serve, check-config, routes test, send-test."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from receiver import __version__
+from receiver.config_loader import ConfigError
+from receiver.settings import Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _load(path: str, overrides: dict[str, Any] | None = None) -> Settings:
+    try:
+        return load_settings(path, overrides)
+    except ConfigError as e:
+        for issue in e.issues:
+            print(issue, file=sys.stderr)
+        n = len(e.issues)
+        print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from receiver import logs
+    from receiver.app import create_app
+    from receiver.store.embedded import EmbeddedRedisError
+
+    overrides = {"listen": args.listen} if args.listen else None
+    settings = _load(args.config, overrides)
+    logs.setup(settings.log_level)
+    host, port = settings.host_port
+    app = create_app(settings, data_dir=args.data_dir)
+    try:
+        # run_app stops on SIGTERM/SIGINT: stop accepting, finish in-flight requests (up to
+        # shutdown_timeout), then the cleanup contexts stop workers and the embedded Redis.
+        web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
+    except EmbeddedRedisError as e:
+        print(f"alert-receiver: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"alert-receiver: cannot listen on {settings.listen}: {e.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summary(settings: Settings) -> str:
+    from receiver.pipeline.route import format_tree
+
+    r = settings.redis
+    where = {"embedded": f"embedded redis-server in {settings.data_dir}", "url": r.url or "",
+             "sentinel": f"sentinel {','.join(r.sentinels)} master {r.master_name}",
+             "cluster": f"cluster via {r.url}"}[r.mode]  # fmt: skip
+    auth = "none (explicitly off)" if settings.auth == "none" else "bearer/basic"
+    lines = [
+        f"listen:    {settings.listen}",
+        f"auth:      {auth}",
+        f"redis:     {r.mode}: {where} (key prefix {r.key_prefix})",
+        f"receivers: {len(settings.receivers)}",
+    ]
+    lines += [f"  - {name} ({cfg.type})" for name, cfg in sorted(settings.receivers.items())]
+    default = " (built-in severity defaults)" if settings.route is None else ""
+    lines.append(f"routes{default}:")
+    lines += ["  " + line for line in format_tree(settings.routing_tree()).splitlines()]
+    return "\n".join(lines)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    problems = []
+    try:
+        from receiver.render import check_templates
+
+        problems = check_templates(settings.templates_dir)
+    except ImportError:  # pragma: no cover - templates ship with the package
+        pass
+    print(summary(settings))
+    for p in problems:
+        print(f"{args.config}: templates: {p}", file=sys.stderr)
+    if problems:
+        return EXIT_CONFIG
+    print("config OK")
+    return 0
+
+
+def cmd_routes_test(args: argparse.Namespace) -> int:
+    from receiver.pipeline.intake import targets_for
+    from receiver.pipeline.route import format_matches
+
+    settings = _load(args.config)
+    labels: dict[str, str] = {}
+    for item in args.labels:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            print(f"alert-receiver: label {item!r} is not NAME=VALUE", file=sys.stderr)
+            return EXIT_CONFIG
+        labels[k] = v.strip('"')
+    tree = settings.routing_tree()
+    print(format_matches(labels, tree.match(labels)))
+    dests = [t.destination for t in targets_for(tree, labels, set(settings.receivers))]
+    print("destinations: " + (", ".join(dests) or "(none)"))
+    return 0
+
+
+def sample_body(severity: str, status: str = "firing", count: int = 1) -> dict[str, Any]:
+    """A realistic Alertmanager v4 body, shaped like the captured fixtures."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    name = {"critical": "HighErrorRate", "warning": "DiskSpaceLow"}.get(severity, "InfoNotice")
+    alerts = []
+    for i in range(count):
+        labels = {"alertname": name, "instance": f"send-test-{i + 1}:8080", "job": "send-test",
+                  "service": "send-test", "severity": severity}  # fmt: skip
+        alerts.append(
+            {
+                "status": status,
+                "labels": labels,
+                "annotations": {"summary": f"send-test {severity} alert",
+                                "description": "posted by alert-receiver send-test"},
+                "startsAt": now,
+                "endsAt": now if status == "resolved" else "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+            }
+        )  # fmt: skip
+    group = {"alertname": name, "service": "send-test"}
+    return {
+        "receiver": "send-test", "status": status, "alerts": alerts, "groupLabels": group,
+        "commonLabels": {**group, "severity": severity}, "commonAnnotations": {},
+        "externalURL": "http://alert-receiver-send-test", "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}", service="send-test"}}', "truncatedAlerts": 0,
+    }  # fmt: skip
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    import httpx
+
+    body = sample_body(args.severity, args.status, args.count)
+    headers = {"User-Agent": f"alert-receiver-send-test/{__version__}"}
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    try:
+        resp = httpx.post(args.url, json=body, headers=headers, timeout=10)
+    except httpx.HTTPError as e:
+        print(f"alert-receiver: POST {args.url} failed: {e}", file=sys.stderr)
+        return 1
+    print(f"{resp.status_code} {resp.text}")
+    return 0 if resp.is_success else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alert-receiver", description=__doc__)
+    p.add_argument("--version", action="version", version=f"alert-receiver {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the service")
+    s.add_argument("--config", required=True, help="config file (YAML)")
+    s.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
+    s.add_argument("--data-dir", help="where the embedded Redis keeps its files (default ./data)")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("check-config", help="validate a config and print a summary")
+    c.add_argument("config")
+    c.set_defaults(func=cmd_check_config)
+
+    r = sub.add_parser("routes", help="routing tree tools")
+    rsub = r.add_subparsers(dest="routes_command", required=True, metavar="SUBCOMMAND")
+    rt = rsub.add_parser("test", help="which routes and destinations a label set gets")
+    rt.add_argument("--config", required=True)
+    rt.add_argument("labels", nargs="+", metavar="NAME=VALUE")
+    rt.set_defaults(func=cmd_routes_test)
+
+    t = sub.add_parser("send-test", help="post a realistic Alertmanager v4 body")
+    t.add_argument("--url", required=True, help="e.g. http://127.0.0.1:9095/webhook")
+    t.add_argument("--token", help="bearer token")
+    t.add_argument("--severity", default="critical", choices=["critical", "warning", "info"])
+    t.add_argument("--status", default="firing", choices=["firing", "resolved"])
+    t.add_argument("--count", type=int, default=1, help="alerts in the body")
+    t.set_defaults(func=cmd_send_test)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

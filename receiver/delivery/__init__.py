@@ -1,0 +1,1 @@
+"""Delivery: workers that turn outbox jobs into notifications, and the due-time scheduler."""

@@ -1,0 +1,93 @@
+"""Prometheus metrics, all prefixed `alert_receiver_`, on a registry owned by the app."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
+
+
+class Metrics:
+    """Every metric of the service. One instance per app (no module-level singletons)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        p = "alert_receiver_"
+        self.webhook_requests = Counter(
+            p + "webhook_requests_total", "Webhook requests by answer code.", ["code"], registry=r
+        )
+        self.alerts_received = Counter(
+            p + "alerts_received_total", "Alerts received.", ["status", "severity"], registry=r
+        )
+        self.intake_duration = Histogram(
+            p + "intake_duration_seconds",
+            "Time from webhook request to committed answer.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.intake_retries = Counter(
+            p + "intake_conflicts_total",
+            "Intake steps redone because a concurrent request changed the same alerts.",
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            p + "redis_errors_total", "Redis errors by operation.", ["op"], registry=r
+        )
+        self.decisions = Counter(
+            p + "decisions_total",
+            "Notification decisions by destination and reason.",
+            ["destination", "reason"],
+            registry=r,
+        )
+        self.throttled = Counter(
+            p + "throttled_total",
+            "Routed notifications by destination and throttle action "
+            "(immediate, delayed, digest, summary).",
+            ["destination", "action"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            p + "deliveries_total",
+            "Delivery attempts by destination and outcome.",
+            ["destination", "outcome"],
+            registry=r,
+        )
+        self.delivery_duration = Histogram(
+            p + "delivery_duration_seconds",
+            "Time of one send to a vendor.",
+            ["destination"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            p + "delivery_latency_seconds",
+            "Time from the intake decision to a successful delivery.",
+            ["destination"],
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.retries_scheduled = Counter(
+            p + "retries_scheduled_total", "Deliveries rescheduled.", ["destination"], registry=r
+        )
+        self.dead_lettered = Counter(
+            p + "dead_lettered_total",
+            "Deliveries moved to the dead-letter stream.",
+            ["destination", "outcome"],
+            registry=r,
+        )
+        self.scheduler_moved = Counter(
+            p + "scheduler_moved_total",
+            "Jobs the scheduler moved to the outbox, by kind (due, storm_summary).",
+            ["kind"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            p + "queue_depth",
+            "Jobs waiting, by queue (outbox, delayed, dead_letter).",
+            ["queue"],
+            registry=r,
+        )
+        self.up_info = Gauge(
+            p + "build_info", "Version and Redis mode.", ["version", "redis_mode"], registry=r
+        )

@@ -1,0 +1,191 @@
+"""Alertmanager webhook payload (v4), the alert snapshot we keep, and notification jobs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Alertmanager sends this for a firing alert's endsAt (Go's zero time).
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+FNV64_OFFSET = 0xCBF29CE484222325
+FNV64_PRIME = 0x100000001B3
+# Alertmanager's model.LabelsToSignature separates names and values with 0xff.
+_SEP = b"\xff"
+
+
+class Severity(enum.StrEnum):
+    """Severity as read from the `severity` label; anything unknown is INFO."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @classmethod
+    def of(cls, labels: dict[str, str]) -> Severity:
+        value = labels.get("severity", "").lower()
+        if value == "critical":
+            return cls.CRITICAL
+        if value == "warning":
+            return cls.WARNING
+        return cls.INFO
+
+
+class Status(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's fingerprint: 64-bit FNV-1a over sorted name/value pairs, 16 hex digits.
+
+    Mirrors prometheus/common model.LabelsToSignature so both sides agree on identity.
+    """
+    h = FNV64_OFFSET
+    for name in sorted(labels):
+        for chunk in (name.encode(), _SEP, labels[name].encode(), _SEP):
+            for byte in chunk:
+                h ^= byte
+                h = (h * FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+class WebhookAlert(BaseModel):
+    """One alert of an Alertmanager v4 webhook body."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Status
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_not_empty(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("an alert needs at least one label")
+        return v
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _fp_shape(cls, v: str | None) -> str | None:
+        if v is not None and (not v or len(v) > 64 or not v.isalnum()):
+            raise ValueError("fingerprint must be 1-64 alphanumeric characters")
+        return v
+
+
+class WebhookPayload(BaseModel):
+    """An Alertmanager v4 webhook body. Unknown extra fields are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    groupKey: str
+    status: Status
+    receiver: str
+    alerts: list[WebhookAlert]
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    truncatedAlerts: int = 0
+
+    @field_validator("version")
+    @classmethod
+    def _v4(cls, v: str) -> str:
+        if v != "4":
+            raise ValueError(f'unsupported version "{v}": only Alertmanager webhook version "4"')
+        return v
+
+
+def iso(dt: datetime | None) -> str:
+    """RFC 3339 in UTC as Alertmanager writes it; None and Go's zero time give ZERO_TIME."""
+    if dt is None or dt.year <= 1:
+        return ZERO_TIME
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+class AlertSnapshot(BaseModel):
+    """What a notification needs to know about one alert at the time of the decision."""
+
+    fingerprint: str
+    status: Status
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str
+    endsAt: str = ZERO_TIME
+    generatorURL: str = ""
+    receiver: str = ""
+    groupKey: str = ""
+    externalURL: str = ""
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.of(self.labels)
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @classmethod
+    def from_webhook(cls, a: WebhookAlert, p: WebhookPayload) -> AlertSnapshot:
+        return cls(
+            fingerprint=a.fingerprint or fingerprint(a.labels),
+            status=a.status,
+            labels=a.labels,
+            annotations=a.annotations,
+            startsAt=iso(a.startsAt),
+            endsAt=iso(a.endsAt),
+            generatorURL=a.generatorURL,
+            receiver=p.receiver,
+            groupKey=p.groupKey,
+            externalURL=p.externalURL,
+        )
+
+
+class Reason(enum.StrEnum):
+    """Why a destination is (or is not) notified about an alert. Doubles as a metric label."""
+
+    NEW = "new"
+    RESOLVED = "resolved"
+    REPEAT = "repeat"
+    DUPLICATE = "duplicate"
+    SUPPRESSED_ACKED = "suppressed_acked"
+    NOT_FIRING = "not_firing"
+
+    @property
+    def notifies(self) -> bool:
+        return self in (Reason.NEW, Reason.RESOLVED, Reason.REPEAT)
+
+
+class Notification(BaseModel):
+    """One delivery job: everything a worker needs to notify one destination once.
+
+    `key` is the idempotency key: stable for the same (alert, destination, decision), so a
+    redelivery after a crash is recognisable at the far end (PagerDuty dedup_key is derived
+    from the fingerprint, email Message-ID from `key`).
+    """
+
+    key: str
+    destination: str
+    reason: Reason
+    alert: AlertSnapshot
+    route: str = ""
+    # Filled for storm summaries: alerts folded into this one notification.
+    summary_of: list[AlertSnapshot] = Field(default_factory=list)
+    summary_total: int = 0
+    enqueued_at_ms: int = 0
+    attempt: int = 0
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Notification:
+        return cls.model_validate_json(raw)

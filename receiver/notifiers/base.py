@@ -1,0 +1,201 @@
+"""What every notifier shares: the Notifier protocol, delivery results, config basics.
+
+A notifier sends ONE notification and classifies what happened. It never retries, sleeps or
+throttles (the pipeline owns retry/backoff and rate limits) and never lets an exception out
+of `send()`: every failure becomes a `DeliveryResult`.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from receiver.models import Notification
+
+# How much of a vendor's answer goes into a result's detail (logs, dead-letter entries).
+DETAIL_LIMIT = 300
+
+
+class Outcome(enum.StrEnum):
+    """How one delivery attempt ended. Doubles as a metric label."""
+
+    OK = "ok"
+    NETWORK_ERROR = "network_error"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server_error"
+    RATE_LIMITED = "rate_limited"
+    CLIENT_ERROR = "client_error"
+    INVALID_CONFIG = "invalid_config"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: Outcome
+    retryable: bool
+    detail: str = ""
+    retry_after_s: float | None = None
+    # Persisted per (alert fingerprint, destination) and handed back to the next send().
+    state: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult: ...
+
+    async def close(self) -> None: ...
+
+
+def ok(detail: str = "", state: dict[str, str] | None = None) -> DeliveryResult:
+    return DeliveryResult(Outcome.OK, retryable=False, detail=detail, state=state or {})
+
+
+def invalid_config(detail: str) -> DeliveryResult:
+    return DeliveryResult(Outcome.INVALID_CONFIG, retryable=False, detail=detail)
+
+
+def client_error(detail: str) -> DeliveryResult:
+    return DeliveryResult(Outcome.CLIENT_ERROR, retryable=False, detail=detail)
+
+
+def snippet(text: str, limit: int = DETAIL_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_http(status: int, headers: Mapping[str, str], body: str, what: str) -> DeliveryResult:
+    """The plain HTTP rule shared by PagerDuty and generic webhooks.
+
+    2xx ok; 429 rate limited (retryable, Retry-After honoured); 5xx retryable; anything else
+    (4xx, and 1xx/3xx which mean a wrong URL) is permanent.
+    """
+    detail = f"{what}: HTTP {status} {snippet(body)}".rstrip()
+    if 200 <= status < 300:
+        return ok(detail)
+    if status == 429:
+        return DeliveryResult(
+            Outcome.RATE_LIMITED,
+            retryable=True,
+            detail=detail,
+            retry_after_s=parse_retry_after(headers.get("Retry-After")),
+        )
+    if status >= 500:
+        return DeliveryResult(
+            Outcome.SERVER_ERROR,
+            retryable=True,
+            detail=detail,
+            retry_after_s=parse_retry_after(headers.get("Retry-After")),
+        )
+    return client_error(detail)
+
+
+def classify_exception(exc: BaseException, what: str) -> DeliveryResult:
+    """Network trouble and timeouts are retryable; anything else is a bug or bad input."""
+    name = type(exc).__name__
+    detail = f"{what}: {name}: {snippet(str(exc))}".rstrip(": ")
+    if isinstance(exc, TimeoutError):
+        return DeliveryResult(Outcome.TIMEOUT, retryable=True, detail=detail)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return DeliveryResult(Outcome.NETWORK_ERROR, retryable=True, detail=detail)
+    return client_error(f"{detail} (unexpected error)")
+
+
+async def post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    what: str,
+) -> DeliveryResult:
+    """POST a body and classify the answer with `classify_http`. Never raises."""
+    try:
+        async with session.post(
+            url, data=body, headers=dict(headers), timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as resp:
+            text = await resp.text(errors="replace")
+            return classify_http(resp.status, resp.headers, text, what)
+    except Exception as exc:
+        return classify_exception(exc, what)
+
+
+class ChannelBase(BaseModel):
+    """Fields every channel config accepts. `rate`/`burst` belong to the throttle step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rate: str | None = None
+    burst: int | None = None
+
+    def problems(self) -> list[str]:
+        """What would make sends fail for sure (for check-config); empty when fine."""
+        out: list[str] = []
+        for fname, value in self:
+            if fname.endswith("_file") and isinstance(value, Path):
+                try:
+                    read_secret_file(value)
+                except ValueError as e:
+                    out.append(str(e))
+        return out
+
+
+def exactly_one(cfg: BaseModel, a: str, b: str, required: bool = True) -> None:
+    """Model-validator helper: `a` inline or `b` as a file, never both; one when required."""
+    given = [f for f in (a, b) if getattr(cfg, f) is not None]
+    if len(given) > 1:
+        raise ValueError(f"give either {a} or {b}, not both")
+    if required and not given:
+        raise ValueError(f"{a} or {b} is required")
+
+
+def read_secret_file(path: Path) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read secret file {path}: {e}") from e
+    if not value:
+        raise ValueError(f"secret file {path} is empty")
+    return value
+
+
+def load_secret(inline: SecretStr | None, path: Path | None) -> tuple[str, str]:
+    """(secret, error): the inline value or the file's content; an error instead of raising,
+    so one unreadable secret fails its own channel's sends, not the whole service."""
+    if inline is not None:
+        return inline.get_secret_value(), ""
+    if path is None:
+        return "", ""
+    try:
+        return read_secret_file(path), ""
+    except ValueError as e:
+        return "", str(e)

@@ -1,0 +1,259 @@
+"""Email over SMTP (aiosmtplib): multipart text + HTML, threaded by Message-ID.
+
+The firing mail's Message-ID is derived from (fingerprint, startsAt), so a redelivery carries
+the same id and the resolved mail can point at it (In-Reply-To / References) without state.
+One SMTP connection is kept for a burst and closed after `idle_timeout` seconds unused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses, parseaddr
+from pathlib import Path
+from typing import Literal
+
+import aiohttp
+import aiosmtplib
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from receiver.models import Notification, Reason
+from receiver.notifiers.base import (
+    ChannelBase,
+    DeliveryResult,
+    Outcome,
+    classify_exception,
+    client_error,
+    exactly_one,
+    invalid_config,
+    load_secret,
+    ok,
+)
+from receiver.render import Renderer
+
+MAX_SUBJECT = 250
+DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
+
+
+class EmailConfig(ChannelBase):
+    type: Literal["email"] = "email"
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)  # default by tls: 587 / 465 / 25
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    validate_certs: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    timeout: float = Field(10.0, gt=0, description="seconds for one whole send")
+    idle_timeout: float = Field(5.0, ge=0, description="keep the connection this long unused")
+    message_id_domain: str | None = None  # default: the domain of `from`
+    hello: str | None = None  # EHLO name; default: this host's FQDN
+
+    @field_validator("from_")
+    @classmethod
+    def _from_address(cls, v: str) -> str:
+        if "@" not in parseaddr(v)[1]:
+            raise ValueError(f"not an email address: {v!r}")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _to_addresses(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if "@" not in parseaddr(item)[1]:
+                raise ValueError(f"not an email address: {item!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _credentials(self) -> EmailConfig:
+        if self.username:
+            exactly_one(self, "password", "password_file")
+        elif self.password is not None or self.password_file is not None:
+            raise ValueError("password needs a username")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.tls]
+
+
+def _epoch(starts_at: str) -> str:
+    try:
+        return str(int(datetime.fromisoformat(starts_at.replace("Z", "+00:00")).timestamp()))
+    except ValueError:
+        return hashlib.sha256(starts_at.encode()).hexdigest()[:16]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def message_ids(n: Notification, domain: str) -> tuple[str, str | None]:
+    """(Message-ID of this mail, Message-ID of the firing mail it replies to, if any)."""
+    if n.summary_total > 0:
+        return f"<storm.{_short_hash(n.key)}@{domain}>", None
+    a = n.alert
+    firing = f"<{a.fingerprint}.{_epoch(a.startsAt)}@{domain}>"
+    if n.reason is Reason.RESOLVED:
+        return f"<{a.fingerprint}.{_epoch(a.startsAt)}.resolved@{domain}>", firing
+    if n.reason is Reason.REPEAT:
+        return f"<{a.fingerprint}.{_epoch(a.startsAt)}.r{_short_hash(n.key)}@{domain}>", firing
+    return firing, None
+
+
+def classify_smtp(e: BaseException) -> DeliveryResult:
+    """SMTP 4xx and connection trouble are retryable; 5xx are final (RFC 5321 §4.2.1)."""
+    if isinstance(e, aiosmtplib.SMTPRecipientsRefused):
+        detail = "email: every recipient refused: " + "; ".join(
+            f"{r.recipient} ({r.code} {r.message})" for r in e.recipients
+        )
+        if any(400 <= r.code < 500 for r in e.recipients):
+            return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
+        return client_error(detail)
+    if isinstance(e, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPNotSupported):
+        return invalid_config(f"email: {type(e).__name__}: {e}")
+    if isinstance(e, aiosmtplib.SMTPResponseException):
+        detail = f"email: {type(e).__name__}: {e.code} {e.message}"
+        if 400 <= e.code < 500:
+            return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
+        if isinstance(e, aiosmtplib.SMTPSenderRefused):
+            return invalid_config(detail)
+        return client_error(detail)
+    return classify_exception(e, "email")
+
+
+class EmailNotifier:
+    def __init__(
+        self,
+        name: str,
+        cfg: EmailConfig,
+        session: aiohttp.ClientSession,
+        renderer: Renderer,
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self._renderer = renderer
+        self._password, self._config_error = load_secret(cfg.password, cfg.password_file)
+        self._sender = parseaddr(cfg.from_)[1]
+        self._rcpts = [addr for _, addr in getaddresses(cfg.to)]
+        self._domain = (
+            cfg.message_id_domain or self._sender.rpartition("@")[2] or "alert-receiver.invalid"
+        )
+        self._lock = asyncio.Lock()
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.connections = 0  # SMTP connections opened so far (reuse is visible in tests)
+
+    def build(self, n: Notification) -> EmailMessage:
+        mid, parent = message_ids(n, self._domain)
+        msg = EmailMessage()
+        msg["Subject"] = self._renderer.render_line("email_subject.txt", n, MAX_SUBJECT)
+        msg["From"] = self.cfg.from_
+        msg["To"] = ", ".join(self.cfg.to)
+        msg["Date"] = formatdate(usegmt=True)
+        msg["Message-ID"] = mid
+        if parent:
+            msg["In-Reply-To"] = parent
+            msg["References"] = parent
+        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Alert-Fingerprint"] = n.alert.fingerprint
+        msg["X-Alert-Status"] = "resolved" if n.reason is Reason.RESOLVED else "firing"
+        msg.set_content(self._renderer.render("email_body.txt", n) + "\n")
+        msg.add_alternative(self._renderer.render("email_body.html", n) + "\n", subtype="html")
+        return msg
+
+    async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        if self._config_error:
+            return invalid_config(f"email: {self._config_error}")
+        try:
+            msg = self.build(n)
+        except Exception as e:
+            return client_error(f"email: cannot build the message: {type(e).__name__}: {e}")
+        async with self._lock:
+            self._cancel_idle_timer()
+            try:
+                async with asyncio.timeout(self.cfg.timeout):
+                    smtp = await self._connection()
+                    refused, _ = await smtp.send_message(
+                        msg, sender=self._sender, recipients=self._rcpts
+                    )
+            except Exception as e:
+                self._drop_connection()
+                return classify_smtp(e)
+            finally:
+                self._start_idle_timer()
+        mid = str(msg["Message-ID"])
+        if not refused:
+            return ok(f"email: sent {mid} to {len(self._rcpts)}", {"message_id": mid})
+        names = ",".join(sorted(refused))
+        why = "; ".join(f"{r} ({c.code} {c.message})" for r, c in sorted(refused.items()))
+        return ok(
+            f"email: sent {mid} to {len(self._rcpts) - len(refused)}, refused: {why}",
+            {"message_id": mid, "refused": names},
+        )
+
+    async def close(self) -> None:
+        self._cancel_idle_timer()
+        await self._close_connection()
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.noop()  # the server may have dropped an idle connection
+                return smtp
+            except (aiosmtplib.SMTPException, OSError):
+                self._drop_connection()
+        smtp = aiosmtplib.SMTP(
+            hostname=self.cfg.host,
+            port=self.cfg.effective_port,
+            use_tls=self.cfg.tls == "implicit",
+            start_tls=self.cfg.tls == "starttls",
+            validate_certs=self.cfg.validate_certs,
+            username=self.cfg.username,
+            password=self._password if self.cfg.username else None,
+            local_hostname=self.cfg.hello,
+            timeout=self.cfg.timeout,
+        )
+        await smtp.connect()
+        self.connections += 1
+        self._smtp = smtp
+        return smtp
+
+    def _drop_connection(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    async def _close_connection(self) -> None:
+        async with self._lock:
+            smtp, self._smtp = self._smtp, None
+            if smtp is None or not smtp.is_connected:
+                return
+            try:
+                async with asyncio.timeout(min(self.cfg.timeout, 2.0)):
+                    await smtp.quit()
+            except Exception:
+                smtp.close()
+
+    def _start_idle_timer(self) -> None:
+        if self._smtp is not None:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self.cfg.idle_timeout, self._on_idle)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _on_idle(self) -> None:
+        self._idle = None
+        if self._smtp is not None and not self._lock.locked():
+            self._closer = asyncio.get_running_loop().create_task(self._close_connection())

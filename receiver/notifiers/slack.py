@@ -1,0 +1,325 @@
+"""Slack: one message per alert, posted once and updated (chat.update) on repeat/ack/resolve.
+
+Bot-token mode uses slack-sdk's AsyncWebClient on the app's shared aiohttp session;
+incoming-webhook mode (AsyncWebhookClient) can only post. Slack answers most errors with
+HTTP 200 and {"ok": false, "error": "..."}: https://api.slack.com/methods/chat.postMessage#errors
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+from pydantic import Field, SecretStr, model_validator
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from receiver.models import AlertSnapshot, Notification, Reason, Status
+from receiver.notifiers.base import (
+    ChannelBase,
+    DeliveryResult,
+    Outcome,
+    classify_exception,
+    client_error,
+    exactly_one,
+    invalid_config,
+    load_secret,
+    ok,
+    parse_retry_after,
+    snippet,
+)
+from receiver.render import Renderer, key_labels, links, mrkdwn_escape, summary_line, truncate
+
+T = TypeVar("T")
+
+# Block Kit limits: https://api.slack.com/reference/block-kit/blocks
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_ACTION_ELEMENTS = 25
+# Slack truncates `text` past 40,000 characters; a fallback is meant to be short.
+MAX_FALLBACK_TEXT = 3000
+
+# Error codes of https://api.slack.com/methods/chat.postMessage#errors (and chat.update's).
+CONFIG_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "channel_not_found",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_in_channel",
+        "is_archived",
+        "missing_scope",
+        "no_permission",
+    }
+)
+SERVER_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# chat.update cannot touch the message any more: post a fresh one instead.
+MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+
+class SlackConfig(ChannelBase):
+    type: Literal["slack"] = "slack"
+    # bot-token mode
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    channel: str | None = None
+    api_url: str = "https://slack.com/api/"
+    thread_replies: bool = False  # also reply in the thread on repeat / resolve
+    # incoming-webhook mode
+    webhook_url: SecretStr | None = None
+    webhook_url_file: Path | None = None
+    # both
+    ack_button: bool = True
+    timeout: float = Field(10.0, gt=0, description="seconds per API call")
+    # slack-sdk's rate-limit handler retries once inline when Retry-After is at most this;
+    # longer waits come back as RATE_LIMITED so the pipeline schedules the retry.
+    max_inline_retry_after: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> SlackConfig:
+        bot = self.token is not None or self.token_file is not None
+        hook = self.webhook_url is not None or self.webhook_url_file is not None
+        if bot and hook:
+            raise ValueError("give a bot token (token/token_file + channel) or a webhook_url")
+        if hook:
+            exactly_one(self, "webhook_url", "webhook_url_file")
+            if self.channel is not None:
+                raise ValueError("an incoming webhook posts to its own channel: drop channel")
+            return self
+        exactly_one(self, "token", "token_file")
+        if not self.channel:
+            raise ValueError("channel is required with a bot token")
+        return self
+
+    @property
+    def mode(self) -> Literal["bot", "webhook"]:
+        return "bot" if self.token is not None or self.token_file is not None else "webhook"
+
+
+class _ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Retry a 429 once, inline, only when Retry-After is a short whole number of seconds."""
+
+    def __init__(self, max_wait: float) -> None:
+        super().__init__(max_retry_count=1)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        values = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        first = values[0][0].strip() if values and values[0] else ""
+        return first.isdigit() and int(first) <= self.max_wait
+
+
+def classify_slack_error(e: SlackApiError) -> DeliveryResult:
+    resp: Any = e.response
+    status = int(getattr(resp, "status_code", 0) or getattr(resp, "status", 0) or 0)
+    data = getattr(resp, "data", None)
+    error = str(data.get("error", "")) if isinstance(data, dict) else ""
+    headers = getattr(resp, "headers", None) or {}
+    detail = f"slack: HTTP {status} {error or snippet(str(data or ''))}".rstrip()
+    if status == 429 or error == "ratelimited":
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        return DeliveryResult(Outcome.RATE_LIMITED, True, detail, retry_after_s=retry_after)
+    if error in CONFIG_ERRORS:
+        return invalid_config(detail)
+    if error in SERVER_ERRORS or (not error and status >= 500):
+        return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
+    return client_error(detail)
+
+
+def slack_error_code(e: SlackApiError) -> str:
+    data = getattr(e.response, "data", None)
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def build_message(
+    n: Notification, renderer: Renderer, ack_button: bool, acked_by: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """(text fallback, Block Kit blocks) within Slack's limits; long parts get a marker."""
+    a = n.alert
+    storm = n.summary_total > 0
+    text = truncate(renderer.render("slack_text.txt", n, acked_by), MAX_FALLBACK_TEXT)
+    title = renderer.render_line("slack_title.txt", n, MAX_HEADER_TEXT, acked_by)
+    body = renderer.render("slack_body.md", n, acked_by)
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": title or a.alertname or "alert", "emoji": True},
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": truncate(body or mrkdwn_escape(summary_line(a)), MAX_SECTION_TEXT),
+            },
+        },
+    ]
+    if not storm:
+        fields = [
+            {"type": "mrkdwn", "text": truncate(f"*{k}*\n{mrkdwn_escape(v)}", MAX_FIELD_TEXT)}
+            for k, v in key_labels(a)[:MAX_FIELDS]
+        ]
+        if fields:
+            blocks.append({"type": "section", "fields": fields})
+    elements: list[dict[str, Any]] = []
+    firing = n.reason is not Reason.RESOLVED and a.status is Status.FIRING
+    if ack_button and firing and not acked_by and not storm:
+        elements.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "style": "primary",
+                "action_id": "ack",
+                "value": a.fingerprint,
+            }
+        )
+    for i, (title_, url) in enumerate([] if storm else links(a)):
+        elements.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": title_},
+                "url": url,
+                "action_id": f"link_{i}",
+            }
+        )
+    if elements:
+        blocks.append({"type": "actions", "elements": elements[:MAX_ACTION_ELEMENTS]})
+    return text or mrkdwn_escape(summary_line(a)), blocks[:MAX_BLOCKS]
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        name: str,
+        cfg: SlackConfig,
+        session: aiohttp.ClientSession,
+        renderer: Renderer,
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self._renderer = renderer
+        self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
+        handlers = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
+        self._client: AsyncWebClient | None = None
+        self._hook: AsyncWebhookClient | None = None
+        if cfg.mode == "bot":
+            token, self._config_error = load_secret(cfg.token, cfg.token_file)
+            self._client = AsyncWebClient(
+                token=token, base_url=cfg.api_url, session=session, retry_handlers=list(handlers)
+            )
+        else:
+            url, self._config_error = load_secret(cfg.webhook_url, cfg.webhook_url_file)
+            self._hook = AsyncWebhookClient(url, session=session, retry_handlers=list(handlers))
+
+    async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        return await self._guard(lambda: self._send(n, state))
+
+    async def acknowledge(
+        self, alert: AlertSnapshot, state: Mapping[str, str], by: str
+    ) -> DeliveryResult:
+        """Show the alert's message as acknowledged by `by` (and drop its Ack button)."""
+        n = Notification(
+            key=f"ack:{alert.fingerprint}",
+            destination=self.name,
+            reason=Reason.SUPPRESSED_ACKED,
+            alert=alert,
+        )
+        if self._client is None or not state.get("ts") or not state.get("channel"):
+            return ok("slack: no message to update")
+        return await self._guard(lambda: self._update(n, state, acked_by=by or "someone"))
+
+    async def close(self) -> None:
+        return None  # the HTTP session belongs to the app
+
+    async def _guard(self, call: Callable[[], Awaitable[DeliveryResult]]) -> DeliveryResult:
+        """Never raise: config problems, Slack errors and network trouble become results."""
+        if self._config_error:
+            return invalid_config(f"slack: {self._config_error}")
+        try:
+            return await call()
+        except SlackApiError as e:
+            return classify_slack_error(e)
+        except Exception as e:
+            return classify_exception(e, "slack")
+
+    async def _timed(self, aw: Awaitable[T]) -> T:
+        async with asyncio.timeout(self._deadline):
+            return await aw
+
+    async def _send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        if self._hook is not None:
+            return await self._post_webhook(n)
+        assert self._client is not None
+        same_firing = state.get("starts_at") == n.alert.startsAt
+        if state.get("ts") and state.get("channel") and (n.reason is not Reason.NEW or same_firing):
+            try:
+                return await self._update(n, state)
+            except SlackApiError as e:
+                if slack_error_code(e) not in MESSAGE_GONE:
+                    raise
+        text, blocks = build_message(n, self._renderer, self.cfg.ack_button)
+        resp = await self._timed(
+            self._client.chat_postMessage(channel=self.cfg.channel or "", text=text, blocks=blocks)
+        )
+        channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
+        return ok(
+            f"slack: posted {ts} in {channel}",
+            {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt},
+        )
+
+    async def _update(
+        self, n: Notification, state: Mapping[str, str], acked_by: str = ""
+    ) -> DeliveryResult:
+        assert self._client is not None
+        channel, ts = state["channel"], state["ts"]
+        text, blocks = build_message(n, self._renderer, self.cfg.ack_button, acked_by)
+        await self._timed(
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        )
+        new_state = {**state, "channel": channel, "ts": ts}
+        if self.cfg.thread_replies and (n.reason in (Reason.REPEAT, Reason.RESOLVED) or acked_by):
+            await self._timed(
+                self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+            )
+        return ok(f"slack: updated {ts} in {channel}", new_state)
+
+    async def _post_webhook(self, n: Notification) -> DeliveryResult:
+        assert self._hook is not None
+        text, blocks = build_message(n, self._renderer, self.cfg.ack_button)
+        resp = await self._timed(self._hook.send(text=text, blocks=blocks))
+        status, body = resp.status_code, str(resp.body)
+        detail = f"slack webhook: HTTP {status} {snippet(body)}"
+        # https://api.slack.com/messaging/webhooks#handling_errors
+        if status == 200:
+            return ok(detail)
+        if status == 429:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            return DeliveryResult(Outcome.RATE_LIMITED, True, detail, retry_after_s=retry_after)
+        if status >= 500:
+            return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
+        if status in (403, 404, 410):  # invalid_token, no_service/channel_not_found, archived
+            return invalid_config(detail)
+        return client_error(detail)

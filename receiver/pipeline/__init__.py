@@ -1,0 +1,1 @@
+"""Notification pipeline: one pure module per step (matchers, routing, dedup decision)."""

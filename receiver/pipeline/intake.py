@@ -1,0 +1,237 @@
+"""Intake: one webhook body → alert state, decisions, throttling and outbox, atomically.
+
+Two Redis round trips per body whatever its size: one pipelined read of the alerts'
+notification records, one script that checks those records are unchanged (optimistic
+concurrency) and applies everything. If another request changed a record in between, the
+script refuses and we decide again from fresh records, so concurrent copies of one body on
+any number of replicas still produce one job per destination.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.models import AlertSnapshot, Notification, Reason, Status, WebhookPayload
+from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
+from receiver.pipeline.route import RouteMatch, RoutingTree
+from receiver.pipeline.throttle import Mode, Rate, mode_for
+from receiver.store import keys as K
+from receiver.store.scripts import Scripts
+
+DIGEST_PREFIX = "digest:"
+# Enough for 50 concurrent copies of one body to settle; each retry is cheap.
+MAX_ATTEMPTS = 64
+# Digests collect what is new or still firing; a resolve is not news in a digest.
+DIGEST_SENDS_RESOLVED = False
+
+
+class IntakeContention(RuntimeError):
+    """The same alerts changed under us MAX_ATTEMPTS times: answer 503 and let AM retry."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One destination an alert routes to, with the settings of the route that chose it."""
+
+    destination: str
+    route: RouteMatch
+
+
+@dataclass
+class IntakeResult:
+    """What one body did: alert kinds, decisions and throttle actions per destination."""
+
+    accepted: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    decisions: Counter[tuple[str, Reason]] = field(default_factory=Counter)
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)
+    attempts: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        jobs = sum(n for a in self.actions.values() for n in a.values())
+        return {
+            "accepted": self.accepted,
+            "new": self.kinds.get("new", 0),
+            "changed": self.kinds.get("changed", 0),
+            "unchanged": self.kinds.get("unchanged", 0) + self.kinds.get("stale", 0),
+            "notifications": jobs,
+        }
+
+
+def unique_alerts(payload: WebhookPayload) -> list[AlertSnapshot]:
+    """Snapshots by fingerprint, last one wins (a body may list an alert twice)."""
+    by_fp: dict[str, AlertSnapshot] = {}
+    for a in payload.alerts:
+        snap = AlertSnapshot.from_webhook(a, payload)
+        by_fp[snap.fingerprint] = snap
+    return list(by_fp.values())
+
+
+def targets_for(tree: RoutingTree, labels: dict[str, str], known: set[str]) -> list[Target]:
+    """Destinations in route order, each once (first route wins), digests as `digest:NAME`."""
+    out: dict[str, Target] = {}
+    for m in tree.match(labels):
+        names = [r for r in m.receivers if r in known]
+        if m.digest:
+            names.append(DIGEST_PREFIX + m.digest)
+        for name in names:
+            out.setdefault(name, Target(name, m))
+    return list(out.values())
+
+
+class Intake:
+    """Runs the intake step for webhook bodies. Clock and Redis are injected."""
+
+    def __init__(
+        self,
+        redis: Any,
+        scripts: Scripts,
+        keys: K.Keys,
+        tree: RoutingTree,
+        known_destinations: Iterable[str],
+        rates: dict[str, Rate | None],
+        storm: tuple[int, int] | None,
+        retention_ms: int,
+        history_max: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.redis, self.scripts, self.keys, self.tree = redis, scripts, keys, tree
+        self.known = set(known_destinations)
+        self.rates, self.storm = rates, storm
+        self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
+
+    async def _read(self, fps: list[str]) -> list[dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for fp in fps:
+            pipe.hgetall(self.keys.notified(fp))
+        return list(await pipe.execute())
+
+    def _decide(
+        self, snap: AlertSnapshot, target: Target, raw: str | None, now_ms: int
+    ) -> tuple[Reason, NotifyRecord | None]:
+        prev = NotifyRecord.from_json(raw) if raw else None
+        is_digest = target.destination.startswith(DIGEST_PREFIX)
+        send_resolved = DIGEST_SENDS_RESOLVED if is_digest else target.route.send_resolved
+        reason = should_notify(
+            prev,
+            snap.status,
+            snap.startsAt,
+            now_ms,
+            int(target.route.repeat_interval_s * 1000),
+            send_resolved,
+        )
+        return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
+
+    def _plan(
+        self,
+        snaps: list[AlertSnapshot],
+        targets: list[list[Target]],
+        records: list[dict[str, str]],
+        now_ms: int,
+        result: IntakeResult,
+        webhook: str,
+    ) -> dict[str, Any]:
+        alerts, routed = [], []
+        result.decisions.clear()
+        for snap, tgts, rec in zip(snaps, targets, records, strict=True):
+            notif: dict[str, str] = {}
+            by_route: dict[str, list[dict[str, Any]]] = {}
+            for t in tgts:
+                reason, new_rec = self._decide(snap, t, rec.get(t.destination), now_ms)
+                result.decisions[(t.destination, reason)] += 1
+                if new_rec is not None:
+                    notif[t.destination] = new_rec.to_json()
+                if reason.notifies:
+                    by_route.setdefault(t.route.route_id, []).append(
+                        self._job(snap, t, reason, now_ms)
+                    )
+            alerts.append(
+                {
+                    "fp": snap.fingerprint,
+                    "v": rec.get("_v", "0"),
+                    "status": snap.status.value,
+                    "startsAt": snap.startsAt,
+                    "endsAt": snap.endsAt,
+                    "fields": _state_fields(snap, webhook),
+                    "notif": notif,
+                }
+            )
+            firing = snap.status is Status.FIRING
+            for route_id, jobs in by_route.items():
+                storm = self.storm if firing and self.storm else False
+                routed.append({"route": route_id, "fp": snap.fingerprint, "storm": storm,
+                               "jobs": jobs})  # fmt: skip
+        return {
+            "alerts": alerts,
+            "routed": routed,
+            "retention_ms": self.retention_ms,
+            "history_max": self.history_max,
+            "grace_ms": K.STORM_GRACE_MS,
+            "bucket_ttl_ms": K.THROTTLE_IDLE_TTL_MS,
+        }
+
+    def _job(self, snap: AlertSnapshot, t: Target, reason: Reason, now_ms: int) -> dict[str, Any]:
+        n = Notification(
+            key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}",
+            destination=t.destination,
+            reason=reason,
+            alert=snap,
+            route=t.route.route_id,
+            enqueued_at_ms=now_ms,
+        )
+        rate: Rate | None = None
+        digest: str | None = t.route.digest
+        if t.destination.startswith(DIGEST_PREFIX):
+            mode, digest = Mode.DIGEST, t.destination[len(DIGEST_PREFIX) :]
+        else:
+            mode, rate = mode_for(snap.severity, reason), self.rates.get(t.destination)
+        return {
+            "dest": t.destination,
+            "mode": mode.value,
+            "rate": [rate.interval_ms, rate.burst] if rate else False,
+            "digest": digest or False,
+            "job": n.to_json(),
+        }
+
+    async def ingest(self, payload: WebhookPayload, webhook: str = "") -> IntakeResult:
+        """Record and decide every alert of the body; returns only once it is committed."""
+        snaps = unique_alerts(payload)
+        result = IntakeResult(accepted=len(payload.alerts))
+        if not snaps:
+            return result
+        targets = [targets_for(self.tree, s.labels, self.known) for s in snaps]
+        fps = [s.fingerprint for s in snaps]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            now_ms = int(self.clock() * 1000)
+            records = await self._read(fps)
+            req = self._plan(snaps, targets, records, now_ms, result, webhook)
+            raw = await self.scripts.intake(
+                keys=[self.keys.index], args=[self.keys.tag, now_ms, json.dumps(req)]
+            )
+            res = json.loads(raw)
+            if "conflict" not in res:
+                result.kinds, result.attempts = res["kinds"], attempt
+                # cjson encodes an empty table as {}; an empty actions map is fine either way.
+                result.actions = res["actions"] or {}
+                return result
+        raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
+
+
+def _state_fields(snap: AlertSnapshot, webhook: str) -> dict[str, str]:
+    """The state record's descriptive fields (status and times are set by the script)."""
+    return {
+        "webhook": webhook,
+        "fingerprint": snap.fingerprint,
+        "labels": json.dumps(snap.labels, sort_keys=True),
+        "annotations": json.dumps(snap.annotations, sort_keys=True),
+        "generatorURL": snap.generatorURL,
+        "receiver": snap.receiver,
+        "groupKey": snap.groupKey,
+        "externalURL": snap.externalURL,
+        "severity": snap.severity.value,
+        "alertname": snap.alertname,
+    }

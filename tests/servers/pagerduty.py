@@ -1,0 +1,165 @@
+"""A local PagerDuty Events API v2 that validates events the way the real one documents.
+
+https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
+https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MAX_BODY = 512 * 1024
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = ("critical", "error", "warning", "info")
+
+
+@dataclass
+class Request:
+    at: float  # time.monotonic() of arrival
+    body: bytes
+    status: int = 0
+
+
+@dataclass
+class _Faults:
+    fail: list[int] = field(default_factory=list)  # status codes to answer, in order
+    rate_limit: list[int] = field(default_factory=list)  # Retry-After seconds, in order
+    hang: int = 0
+
+
+def validate(event: Any) -> list[str]:
+    """The checks PagerDuty documents for an event; empty list when valid."""
+    if not isinstance(event, dict):
+        return ["Event object is invalid"]
+    errors = []
+    key = event.get("routing_key")
+    if not isinstance(key, str) or len(key) != 32:
+        errors.append("'routing_key' must be a 32 character string")
+    action = event.get("event_action")
+    if action not in ACTIONS:
+        errors.append("'event_action' is invalid (must be one of trigger, acknowledge, resolve)")
+    dedup = event.get("dedup_key")
+    if dedup is not None and (not isinstance(dedup, str) or not 0 < len(dedup) <= 255):
+        errors.append("'dedup_key' must be a string of at most 255 characters")
+    if action in ("acknowledge", "resolve") and not dedup:
+        errors.append("'dedup_key' is required for acknowledge and resolve")
+    if action == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            return [*errors, "'payload' is missing or not an object"]
+        summary = payload.get("summary")
+        if not isinstance(summary, str) or not summary:
+            errors.append("'payload.summary' is missing or blank")
+        elif len(summary) > 1024:
+            errors.append("'payload.summary' must be at most 1024 characters")
+        source = payload.get("source")
+        if not isinstance(source, str) or not source:
+            errors.append("'payload.source' is missing or blank")
+        if payload.get("severity") not in SEVERITIES:
+            errors.append("'payload.severity' must be one of critical, error, warning, info")
+        details = payload.get("custom_details")
+        if details is not None and not isinstance(details, dict | str):
+            errors.append("'payload.custom_details' must be an object")
+        for link in event.get("links", []):
+            if not isinstance(link, dict) or not isinstance(link.get("href"), str):
+                errors.append("'links' entries need an 'href'")
+    return errors
+
+
+class FakePagerDuty:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []  # accepted events, in order
+        self.requests: list[Request] = []  # every request, faults included
+        self.incidents: dict[str, str] = {}  # dedup_key -> open | acknowledged | resolved
+        self._faults = _Faults()
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._counter = 0
+        self.base_url = ""
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        self._faults.fail.extend([status] * n)
+
+    def rate_limit_next(self, n: int, retry_after: int = 3) -> None:
+        self._faults.rate_limit.extend([retry_after] * n)
+
+    def hang_next(self, n: int) -> None:
+        self._faults.hang += n
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=4 * MAX_BODY)
+        app.router.add_post("/v2/enqueue", self._enqueue)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _enqueue(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        req = Request(at=time.monotonic(), body=body)
+        self.requests.append(req)
+        resp = await self._answer(body)
+        req.status = resp.status
+        return resp
+
+    async def _answer(self, body: bytes) -> web.Response:
+        f = self._faults
+        if f.hang:
+            f.hang -= 1
+            await self._release.wait()
+            return web.json_response({"status": "error"}, status=500)
+        if f.rate_limit:
+            retry_after = f.rate_limit.pop(0)
+            return web.json_response(
+                {"status": "throttle event", "message": "Requests for this service are arriving too quickly. Please retry later."},  # noqa: E501
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        if f.fail:
+            return web.json_response({"status": "error"}, status=f.fail.pop(0))
+        if len(body) > MAX_BODY:
+            return _invalid(["Event object is too large (limit 512 KB)"])
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return _invalid(["Event object is not valid JSON"])
+        errors = validate(event)
+        if errors:
+            return _invalid(errors)
+        action = event["event_action"]
+        key = event.get("dedup_key")
+        if not key:
+            self._counter += 1
+            key = event["dedup_key"] = f"generated-{self._counter:08d}"
+        self.events.append(event)
+        current = self.incidents.get(key)
+        if action == "trigger" and current in (None, "resolved"):
+            self.incidents[key] = "open"
+        elif action == "acknowledge" and current == "open":
+            self.incidents[key] = "acknowledged"
+        elif action == "resolve" and current in ("open", "acknowledged"):
+            self.incidents[key] = "resolved"
+        return web.json_response(
+            {"status": "success", "message": "Event processed", "dedup_key": key}, status=202
+        )
+
+
+def _invalid(errors: list[str]) -> web.Response:
+    return web.json_response(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+        status=400,
+    )

@@ -1,0 +1,105 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+Recipients listed in `refuse` get "550 5.1.1 user unknown" at RCPT, those in `tempfail`
+"450 4.2.0"; with `users` set, AUTH LOGIN/PLAIN is offered (without TLS, for tests).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    peer: Any  # (host, port) of the client connection that delivered it
+
+
+@dataclass
+class RecordingHandler:
+    refuse: set[str] = field(default_factory=set)
+    tempfail: set[str] = field(default_factory=set)
+    messages: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.refuse:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address in self.tempfail:
+            return f"450 4.2.0 <{address}>: Recipient address rejected: try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = message_from_bytes(envelope.original_content or envelope.content, policy=default)
+        assert isinstance(msg, EmailMessage)
+        with self.lock:
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), msg, session.peer)
+            )
+        return "250 2.0.0 Ok: queued"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class SMTPServer:
+    """`start()` / `stop()` (blocking, the server runs in its own thread); restartable on
+    the same port, to test a client whose connection the server dropped."""
+
+    def __init__(self, users: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.handler = RecordingHandler()
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.users = users
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    @property
+    def connections(self) -> int:
+        """Distinct client connections that delivered at least one message."""
+        return len({r.peer for r in self.messages})
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.users is not None
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
+        return AuthResult(success=ok)
+
+    def start(self) -> SMTPServer:
+        kwargs: dict[str, Any] = {}
+        if self.users is not None:
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
