@@ -174,10 +174,12 @@ class Renderer:
         ctx = template_context(n, acked_by)
         try:
             return self._env.get_template(name).render(ctx).strip()
-        except jinja2.TemplateError as e:
+        except Exception as e:  # a user template can raise anything at render time
             if self._env is self._builtin:
                 raise
-            log.warning("template %s failed (%s); using the built-in one", name, e)
+            log.warning(
+                "template %s failed (%s: %s); using the built-in one", name, type(e).__name__, e
+            )
             return self._builtin.get_template(name).render(ctx).strip()
 
     def render_line(self, name: str, n: Notification, limit: int, acked_by: str = "") -> str:

@@ -73,5 +73,7 @@ class Scheduler:
                 await self.gauges()
             except (RedisError, OSError) as e:
                 log.warning("scheduler: redis unavailable", extra={"error": repr(e)})
+            except Exception:
+                log.exception("scheduler: unexpected error, continuing")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)

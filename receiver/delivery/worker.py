@@ -82,17 +82,21 @@ class Worker:
                         self._spawn(entry_id, fields)
             except (RedisError, OSError) as e:
                 log.warning("worker: redis unavailable, retrying", extra={"error": repr(e)})
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                await _pause(stop)
+            except Exception:
+                # A bug must not silently stop delivery: log it loudly and keep going.
+                log.exception("worker: unexpected error, continuing")
+                await _pause(stop)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
 
     async def _reclaim(self) -> None:
-        _next, entries, _deleted = await self.redis.xautoclaim(
+        reply = await self.redis.xautoclaim(
             self.keys.outbox, OUTBOX_GROUP, self.consumer, self.visibility_ms, "0-0",
             count=self.concurrency,
         )  # fmt: skip
-        for entry_id, fields in entries:
+        # Redis 6.2 answers [next, entries]; 7.0 adds a third element (deleted ids).
+        for entry_id, fields in reply[1]:
             if fields:
                 log.info("worker: reclaimed job", extra={"entry": entry_id})
                 self._spawn(entry_id, fields)
@@ -166,6 +170,11 @@ class Worker:
         pipe.xack(self.keys.outbox, OUTBOX_GROUP, entry_id)
         pipe.xdel(self.keys.outbox, entry_id)
         await pipe.execute()
+
+
+async def _pause(stop: asyncio.Event, seconds: float = 1.0) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _ctx(n: Notification, r: DeliveryResult, attempt: int, delay: float) -> dict[str, Any]:

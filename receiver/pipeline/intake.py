@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from receiver.models import AlertSnapshot, Notification, Reason, Status, WebhookPayload
+from receiver.models import (
+    AlertSnapshot,
+    Notification,
+    Reason,
+    Severity,
+    Status,
+    WebhookPayload,
+)
 from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Mode, Rate, mode_for
@@ -160,9 +167,10 @@ class Intake:
                     "notif": notif,
                 }
             )
-            firing = snap.status is Status.FIRING
+            # Storm control counts firing warnings/info only: a critical is never folded.
+            stormy = snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
             for route_id, jobs in by_route.items():
-                storm = self.storm if firing and self.storm else False
+                storm = self.storm if stormy and self.storm else False
                 routed.append({"route": route_id, "fp": snap.fingerprint, "storm": storm,
                                "jobs": jobs})  # fmt: skip
         return {

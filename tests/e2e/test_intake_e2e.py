@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +132,10 @@ def test_sigterm_stops_embedded_redis(serve: Any, tmp_path: Path) -> None:
     rx = serve(data_dir=data)
     pid = int((data / "redis.pid").read_text())
     assert rx.kill(signal.SIGTERM) == 0
-    assert not Path(f"/proc/{pid}").exists() or b"redis" not in Path(
-        f"/proc/{pid}/cmdline"
-    ).read_bytes()
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or b"redis" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
 
 
 async def test_redis_outage_answers_503_and_alertmanager_retries(
@@ -158,14 +158,12 @@ async def test_redis_outage_answers_503_and_alertmanager_retries(
             # The receiver refuses with 503 (never 2xx, never 4xx) while Redis is down.
             await asyncio.to_thread(wait_for, lambda: _count(rx.url, "503") > 0, 30)
             assert _count(rx.url, "400") == 0 and _count(rx.url, "401") == 0
-            ready = httpx.get(f"{rx.url}/health/ready", timeout=5)
+            ready = await asyncio.to_thread(httpx.get, f"{rx.url}/health/ready", timeout=5)
             assert ready.status_code == 503
-            time.sleep(1)
-            rs.start()
+            await asyncio.sleep(1)
+            await asyncio.to_thread(rs.start)
             for a in during:
-                rec = await asyncio.to_thread(
-                    wait_for, lambda a=a: get_alert(rx.url, fp_of(a)), 60
-                )
+                rec = await asyncio.to_thread(wait_for, lambda a=a: get_alert(rx.url, fp_of(a)), 60)
                 assert rec["status"] == "firing"
     finally:
         rs.stop()

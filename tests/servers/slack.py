@@ -166,7 +166,9 @@ class FakeSlack:
             headers = {"Retry-After": str(self._rate_limit.pop(0))}
             if webhook:
                 return web.Response(status=429, text="rate_limited", headers=headers)
-            return web.json_response({"ok": False, "error": "ratelimited"}, 429, headers=headers)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers=headers
+            )
         if self._fail:
             req.status, req.error = self._fail.pop(0)
             if webhook:

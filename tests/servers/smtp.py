@@ -89,7 +89,7 @@ class SMTPServer:
             and self.users is not None
             and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
         )
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> SMTPServer:
         kwargs: dict[str, Any] = {}

@@ -110,7 +110,8 @@ for _, r in ipairs(req.routed) do
     if j.mode == 'digest' then
       redis.call('RPUSH', P .. ':digest:' .. j.digest, j.job)
       count(j.dest, 'digest')
-    elseif in_storm and j.mode ~= 'resolve' then
+    elseif in_storm and j.mode == 'soft' then
+      -- Only warnings/info fold into a summary: criticals and resolves always go alone.
       redis.call('RPUSH', in_storm, j.job)
       count(j.dest, 'summary')
     else

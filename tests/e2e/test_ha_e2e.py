@@ -1,0 +1,106 @@
+"""An HA pair of real Alertmanagers (not clustered) → two receivers sharing one Redis.
+
+Both Alertmanagers send every alert; each destination must still be notified exactly once
+per (alert, state change). Counted where it matters: at the destination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+from aiohttp import web
+
+from receiver.models import fingerprint
+from tests.conftest import TOKEN, RedisServer, Serve, free_port
+from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def destination() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    got: list[dict[str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        got.append({"path": request.path, **(await request.json())})
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/{name}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", got
+    await runner.cleanup()
+
+
+async def _until(pred: Any, limit_s: float = 40) -> None:
+    """Poll `pred` (sync or async) until true; fail after `limit_s` seconds."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not (await r if asyncio.iscoroutine(r := pred()) else r):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_ha_pair_notifies_each_destination_once(
+    redis: aioredis.Redis, redis_server: RedisServer, tmp_path: Path,
+    destination: tuple[str, list[dict[str, Any]]],
+) -> None:  # fmt: skip
+    require_alertmanager()
+    base, got = destination
+    cfg = tmp_path / "ha.yml"
+    cfg.write_text(yaml.safe_dump({
+        "auth": {"bearer_tokens": [TOKEN]},
+        "redis": {"url": redis_server.url},
+        "receivers": {
+            "pd": {"type": "webhook", "url": f"{base}/pd", "rate": "none"},
+            "chat": {"type": "webhook", "url": f"{base}/chat", "rate": "none"},
+        },
+        "route": {"receivers": ["pd", "chat"]},
+    }))  # fmt: skip
+    receivers = []
+    for i in range(2):
+        (tmp_path / f"d{i}").mkdir()
+        receivers.append(Serve(cfg, tmp_path / f"d{i}", free_port()))
+        await asyncio.to_thread(receivers[-1].start)
+    alerts = [
+        make_alert({"alertname": "HA", "service": "api", "severity": "critical",
+                    "instance": f"ha-{i}"}, {"summary": f"ha {i}"})
+        for i in range(5)
+    ]  # fmt: skip
+    try:
+        async with (
+            Alertmanager(f"{receivers[0].url}/webhook", TOKEN) as am1,
+            Alertmanager(f"{receivers[1].url}/webhook", TOKEN) as am2,
+        ):
+            await asyncio.gather(am1.post_alerts(alerts), am2.post_alerts(alerts))
+            await _until(lambda: len(got) >= 10)
+            # Both Alertmanagers delivered their copy (receive_count 2) before we count.
+            for a in alerts:
+                key = "{ar}:alert:" + fingerprint(a["labels"])
+                await _until(lambda key=key: _received_twice(redis, key))
+            await asyncio.sleep(1.5)  # anything doubled would arrive in this time
+            per = Counter((g["path"], g["alert"]["fingerprint"], g["reason"]) for g in got)
+            assert len(per) == 10 and set(per.values()) == {1}, per
+            ends = [resolved(a) for a in alerts]
+            await asyncio.gather(am1.post_alerts(ends), am2.post_alerts(ends))
+            await _until(lambda: len(got) >= 20)
+            await asyncio.sleep(1.5)
+            per = Counter((g["path"], g["alert"]["fingerprint"], g["reason"]) for g in got)
+            assert len(got) == 20, per
+            assert Counter(reason for _p, _f, reason in per) == {"new": 10, "resolved": 10}
+    finally:
+        for r in receivers:
+            await asyncio.to_thread(r.kill)
+
+
+async def _received_twice(redis: aioredis.Redis, key: str) -> bool:
+    return int(await redis.hget(key, "receive_count") or 0) >= 2

@@ -1,0 +1,144 @@
+"""check-config, routes test and send-test as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+
+from receiver.cli import main
+from receiver.models import Notification
+from receiver.store.keys import Keys
+from tests.conftest import ROOT, AppFactory, auth, fixture_body
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receiver", *args], capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+def test_check_config_reports_every_mistake_with_file_and_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yml"
+    cfg.write_text(
+        "listen: 127.0.0.1:9095\n"
+        "auth: none\n"
+        "redis:\n"
+        "  url: http://redis:6379\n"  # line 4: wrong scheme
+        "receivers:\n"
+        "  pd:\n"
+        "    type: pagerduty\n"
+        "    routing_key: abcdefabcdefabcdefabcdefabcdefab\n"
+        "    colour: red\n"  # line 9: unknown key
+        "route:\n"
+        "  receivers: [pd]\n"
+        "  repeat_interval: often\n"  # line 12: bad duration
+    )
+    out = run_cli("check-config", str(cfg))
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.startswith(str(cfg))]
+    assert f"{cfg}:4: redis.url: url must start with redis://, rediss:// or unix://" in lines
+    assert any(line.startswith(f"{cfg}:9: receivers.pd.colour:") for line in lines), lines
+    assert any(line.startswith(f"{cfg}:12: route.repeat_interval:") for line in lines), lines
+    assert f"{cfg}: 3 errors" in out.stderr
+
+
+def test_check_config_env_expansion_and_missing_var(tmp_path: Path) -> None:
+    cfg = tmp_path / "env.yml"
+    cfg.write_text('listen: ${LISTEN:-127.0.0.1:9999}\nauth:\n  bearer_tokens: ["${AR_TOKEN}"]\n')
+    out = run_cli("check-config", str(cfg), env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2
+    assert f"{cfg}:3: environment variable AR_TOKEN is not set" in out.stderr
+    ok = run_cli("check-config", str(cfg), env={"PATH": "/usr/bin:/bin", "AR_TOKEN": "t"})
+    assert ok.returncode == 0, ok.stderr
+    assert "listen:    127.0.0.1:9999" in ok.stdout
+
+
+def test_auth_must_be_explicit(tmp_path: Path) -> None:
+    cfg = tmp_path / "noauth.yml"
+    cfg.write_text("listen: 127.0.0.1:9095\n")
+    out = run_cli("check-config", str(cfg))
+    assert out.returncode == 2
+    assert "auth: Field required" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["dev.yml", "example.yml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "R" * 32,
+           "SLACK_BOT_TOKEN": "xoxb-1", "SMTP_PASSWORD": "pw", "WEBHOOK_TOKEN": "t",
+           "REDIS_URL": "redis://127.0.0.1:6379/0"}  # fmt: skip
+    out = run_cli("check-config", str(ROOT / "config" / name), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "config OK" in out.stdout
+
+
+ROUTES = {
+    "receivers": {
+        "pd": {"type": "webhook", "url": "http://127.0.0.1:9/pd", "rate": "none"},
+        "chat": {"type": "webhook", "url": "http://127.0.0.1:9/chat", "rate": "none"},
+        "dba": {"type": "webhook", "url": "http://127.0.0.1:9/dba", "rate": "none"},
+    },
+    "route": {
+        "receivers": ["chat"],
+        "digest": "default",
+        "routes": [
+            {"name": "crit", "matchers": ['severity="critical"'], "receivers": ["pd", "chat"],
+             "digest": "", "continue": True},
+            {"name": "db", "matchers": ['team=~"db|dba"', 'env!="dev"'], "receivers": ["dba"]},
+        ],
+    },
+}  # fmt: skip
+LABEL_TABLE = [
+    {"severity": "critical", "team": "web"},
+    {"severity": "critical", "team": "db"},
+    {"severity": "warning", "team": "db"},
+    {"severity": "warning", "team": "db", "env": "dev"},
+    {"severity": "info"},
+]
+
+
+@pytest.mark.parametrize("labels", LABEL_TABLE)
+async def test_routes_test_prints_what_the_pipeline_chooses(
+    app_client: AppFactory, redis: aioredis.Redis, tmp_path: Path, labels: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    cfg = tmp_path / "routes.yml"
+    cfg.write_text(yaml.safe_dump({"auth": "none", **ROUTES}))
+    assert (
+        main(["routes", "test", "--config", str(cfg), *[f"{k}={v}" for k, v in labels.items()]])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith("destinations: "))
+    cli_dests = sorted(line.removeprefix("destinations: ").split(", "))
+    # What the pipeline actually does for the same labels.
+    client = await app_client(**ROUTES)
+    body = fixture_body("warning-firing")
+    body["alerts"][0]["labels"] = {"alertname": "T", **labels}
+    del body["alerts"][0]["fingerprint"]
+    assert (await client.post("/webhook", json=body, headers=auth())).status == 200
+    keys = Keys()
+    got = Counter(Notification.from_json(f["job"]).destination
+                  for _i, f in await redis.xrange(keys.outbox))  # fmt: skip
+    got.update(Notification.from_json(x).destination
+               for x in await redis.lrange(keys.digest("default"), 0, -1))  # fmt: skip
+    assert sorted(got) == cli_dests
+    assert set(got.values()) == {1}
+
+
+def test_send_test_posts_a_valid_body(tmp_path: Path) -> None:
+    out = run_cli("send-test", "--url", "http://127.0.0.1:9/webhook")
+    assert out.returncode == 1
+    assert "failed" in out.stderr
+
+
+def test_help_lists_commands() -> None:
+    out = run_cli("--help")
+    for cmd in ("serve", "check-config", "routes", "send-test"):
+        assert cmd in out.stdout

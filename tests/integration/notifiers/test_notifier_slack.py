@@ -1,0 +1,270 @@
+"""Slack notifier (slack-sdk on our aiohttp session) against a local Slack Web API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from receiver.models import Reason
+from receiver.notifiers.base import Outcome
+from receiver.notifiers.slack import SlackConfig, SlackNotifier
+from receiver.render import TRUNCATED, Renderer
+from tests.servers import fixture_alerts, notification, resolved
+from tests.servers.slack import FakeSlack
+
+TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def make(slack: FakeSlack, session: aiohttp.ClientSession, **cfg: Any) -> SlackNotifier:
+    if "webhook_url" not in cfg:
+        cfg = {"token": TOKEN, "channel": "#alerts", "api_url": slack.api_url, **cfg}
+    return SlackNotifier("slack", SlackConfig.model_validate(cfg), session, Renderer())
+
+
+def button_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+async def test_one_message_updated_on_resolve(slack: FakeSlack, session: Any) -> None:
+    firing = fixture_alerts("critical-group-firing")[0]
+    later = fixture_alerts("critical-group-mixed-resolved")[0]
+    notifier = make(slack, session)
+
+    first = await notifier.send(notification(firing), {})
+    assert first.outcome is Outcome.OK, first.detail
+    assert first.state["channel"] == "C0ALERTS" and first.state["ts"]
+    second = await notifier.send(notification(later), first.state)
+    assert second.outcome is Outcome.OK, second.detail
+    assert second.state["ts"] == first.state["ts"]
+
+    assert len(slack.calls("chat.postMessage")) == 1
+    assert len(slack.calls("chat.update")) == 1
+    (msg,) = slack.messages.values()
+    assert msg.ts == first.state["ts"]
+    assert len(msg.history) == 1
+    assert "[FIRING]" in msg.history[0]["text"] and "[RESOLVED]" in msg.text
+    ack = [e for b in msg.history[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert ack[0]["action_id"] == "ack" and ack[0]["value"] == firing.fingerprint
+    assert "ack" not in button_ids(msg.blocks)  # nothing to acknowledge once resolved
+    assert msg.blocks[0]["text"]["text"].startswith("✅ [RESOLVED]")
+
+
+async def test_blocks_carry_summary_labels_and_links(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("critical-group-firing")[0].model_copy(
+        update={"annotations": {"summary": "Errors <5xx> & more", "runbook_url": "https://rb/x"}}
+    )
+    result = await make(slack, session).send(notification(alert), {})
+    assert result.ok, result.detail
+    (msg,) = slack.messages.values()
+    header, section, fields, actions = msg.blocks
+    assert header["text"]["text"] == "🔴 [FIRING] HighErrorRate"
+    assert "*Errors &lt;5xx&gt; &amp; more*" in section["text"]["text"]
+    assert {"type": "mrkdwn", "text": "*instance*\napi-1:8080"} in fields["fields"]
+    urls = [e.get("url") for e in actions["elements"]]
+    assert urls == [None, "http://prom:9090/graph", "https://rb/x"]
+    assert msg.text.startswith("[FIRING] HighErrorRate: Errors &lt;5xx&gt;")
+
+
+async def test_long_description_is_truncated_not_refused(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    alert = alert.model_copy(
+        update={"annotations": {"summary": "s" * 5000, "description": "d" * 10_000}}
+    )
+    result = await make(slack, session).send(notification(alert), {})
+    assert result.outcome is Outcome.OK, result.detail
+    (msg,) = slack.messages.values()
+    section = msg.blocks[1]["text"]["text"]
+    assert len(section) == 3000 and section.endswith(TRUNCATED)
+    assert len(msg.text) <= 3000 and msg.text.endswith(TRUNCATED)
+
+
+async def test_redelivered_new_updates_instead_of_reposting(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session)
+    first = await notifier.send(notification(alert), {})
+    again = await notifier.send(notification(alert), first.state)  # same firing, redelivered
+    assert again.ok and again.state["ts"] == first.state["ts"]
+    assert len(slack.top_level()) == 1
+    # a new firing episode (new startsAt) is a new message
+    refired = alert.model_copy(update={"startsAt": "2026-11-22T09:00:00Z"})
+    third = await notifier.send(notification(refired), again.state)
+    assert third.ok and third.state["ts"] != first.state["ts"]
+    assert len(slack.top_level()) == 2
+
+
+async def test_thread_replies(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session, thread_replies=True)
+    first = await notifier.send(notification(alert), {})
+    await notifier.send(notification(alert, Reason.REPEAT), first.state)
+    await notifier.send(notification(resolved(alert)), first.state)
+    assert len(slack.top_level()) == 1
+    replies = slack.replies(first.state["ts"])
+    assert [r.text.split("]")[0] for r in replies] == ["[FIRING", "[RESOLVED"]
+
+
+async def test_deleted_message_gets_a_new_one(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session)
+    first = await notifier.send(notification(alert), {})
+    slack.messages.clear()  # someone deleted it
+    result = await notifier.send(notification(resolved(alert)), first.state)
+    assert result.ok and result.state["ts"] != first.state["ts"]
+    assert [m.text.split("]")[0] for m in slack.top_level()] == ["[RESOLVED"]
+
+
+async def test_acknowledge_updates_the_message(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session)
+    first = await notifier.send(notification(alert), {})
+    result = await notifier.acknowledge(alert, first.state, by="alice")
+    assert result.ok, result.detail
+    (msg,) = slack.messages.values()
+    assert msg.text.startswith("[ACKNOWLEDGED]")
+    assert "acknowledged by alice" in msg.blocks[1]["text"]["text"]
+    assert "ack" not in button_ids(msg.blocks)
+    assert len(msg.history) == 1
+
+
+@pytest.mark.parametrize(
+    ("cfg", "error"),
+    [
+        ({"token": "xoxb-revoked"}, "invalid_auth"),
+        ({"channel": "#nowhere"}, "channel_not_found"),
+    ],
+)
+async def test_configuration_errors_are_final(
+    slack: FakeSlack, session: Any, cfg: dict[str, str], error: str
+) -> None:
+    result = await make(slack, session, **cfg).send(
+        notification(fixture_alerts("warning-firing")[0]), {}
+    )
+    assert result.outcome is Outcome.INVALID_CONFIG and not result.retryable
+    assert error in result.detail
+    assert slack.requests[-1].error == error
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "outcome", "retryable"),
+    [
+        (200, "fatal_error", Outcome.SERVER_ERROR, True),
+        (200, "internal_error", Outcome.SERVER_ERROR, True),
+        (503, "service_unavailable", Outcome.SERVER_ERROR, True),
+        (200, "not_in_channel", Outcome.INVALID_CONFIG, False),
+        (200, "token_revoked", Outcome.INVALID_CONFIG, False),
+        (200, "invalid_arguments", Outcome.CLIENT_ERROR, False),
+        (200, "msg_too_long", Outcome.CLIENT_ERROR, False),
+    ],
+)
+async def test_error_mapping(
+    slack: FakeSlack,
+    session: Any,
+    status: int,
+    error: str,
+    outcome: Outcome,
+    retryable: bool,
+) -> None:
+    slack.fail_next(1, status=status, error=error)
+    result = await make(slack, session).send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert (result.outcome, result.retryable) == (outcome, retryable)
+    assert error in result.detail
+    assert len(slack.requests) == 1
+
+
+async def test_short_rate_limit_is_waited_out_once(slack: FakeSlack, session: Any) -> None:
+    slack.rate_limit_next(1, retry_after=1)
+    result = await make(slack, session).send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert result.ok, result.detail
+    first, second = slack.requests
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 1.0  # nothing within Retry-After
+
+
+async def test_persistent_rate_limit_comes_back(slack: FakeSlack, session: Any) -> None:
+    slack.rate_limit_next(2, retry_after=1)
+    result = await make(slack, session).send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert result.outcome is Outcome.RATE_LIMITED and result.retryable
+    assert result.retry_after_s == 1
+    assert len(slack.requests) == 2
+    assert slack.requests[1].at - slack.requests[0].at >= 1.0
+
+
+async def test_long_retry_after_is_left_to_the_pipeline(slack: FakeSlack, session: Any) -> None:
+    slack.rate_limit_next(1, retry_after=30)
+    started = time.monotonic()
+    result = await make(slack, session).send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert result.outcome is Outcome.RATE_LIMITED and result.retry_after_s == 30
+    assert len(slack.requests) == 1 and time.monotonic() - started < 5
+
+
+async def test_hang_times_out(slack: FakeSlack, session: Any) -> None:
+    slack.hang_next(1)
+    notifier = make(slack, session, timeout=0.3, max_inline_retry_after=0)
+    started = time.monotonic()
+    result = await notifier.send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert result.outcome is Outcome.TIMEOUT and result.retryable
+    assert time.monotonic() - started < 3
+
+
+async def test_unreachable_is_network_error(session: Any) -> None:
+    slack = FakeSlack()
+    await slack.start()
+    await slack.stop()
+    result = await make(slack, session).send(notification(fixture_alerts("warning-firing")[0]), {})
+    assert result.outcome is Outcome.NETWORK_ERROR and result.retryable
+
+
+async def test_incoming_webhook_posts(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session, webhook_url=slack.webhook_url())
+    first = await notifier.send(notification(alert), {})
+    second = await notifier.send(notification(resolved(alert)), first.state)
+    assert first.ok and second.ok, (first.detail, second.detail)
+    assert [p["text"].split("]")[0] for p in slack.webhook_posts] == ["[FIRING", "[RESOLVED"]
+    assert slack.webhook_posts[0]["blocks"][0]["type"] == "header"
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "retryable"),
+    [
+        ("unknown_hook", Outcome.INVALID_CONFIG, False),
+        ("rate_limit", Outcome.RATE_LIMITED, True),
+        ("server_error", Outcome.SERVER_ERROR, True),
+        ("bad_request", Outcome.CLIENT_ERROR, False),
+    ],
+)
+async def test_incoming_webhook_errors(
+    slack: FakeSlack, session: Any, fault: str, outcome: Outcome, retryable: bool
+) -> None:
+    url = slack.webhook_url("T000/B999/NOPE" if fault == "unknown_hook" else "T000/B000/XXXX")
+    if fault == "rate_limit":
+        slack.rate_limit_next(1, retry_after=60)
+    elif fault == "server_error":
+        slack.fail_next(1, status=500, error="internal_error")
+    elif fault == "bad_request":
+        slack.fail_next(1, status=400, error="invalid_payload")
+    result = await make(slack, session, webhook_url=url).send(
+        notification(fixture_alerts("warning-firing")[0]), {}
+    )
+    assert (result.outcome, result.retryable) == (outcome, retryable)
+    if fault == "rate_limit":
+        assert result.retry_after_s == 60
+    assert slack.webhook_posts == []
