@@ -45,7 +45,12 @@ TARGET_P99_MS = 50.0
 # Upper guesses of the request rate, used to size the body sets so that ~50 % of the
 # requests carry new fingerprints for the whole run (a wrapped rotation re-sends only).
 RATE_CAP = {1: 8_000, 20: 1_200}
-DUP_DISTANCE = 64  # a duplicate re-sends the body written this many bodies earlier
+DUP_DISTANCE = 64
+CEILINGS = (  # key, label, path on bench/ceiling.py
+    ("ceiling_bare", "ceiling bare aiohttp (no Redis)", "bare"),
+    ("ceiling_redis", "ceiling bare aiohttp+1 redis RTT", "webhook"),
+    ("ceiling_coalesced", "ceiling aiohttp+shared redis pipeline", "coalesced"),
+)  # a duplicate re-sends the body written this many bodies earlier
 
 # ---------------------------------------------------------------------------------------
 # bodies
@@ -387,24 +392,26 @@ def running(proc: Proc) -> Iterator[Proc]:
 # receiver config
 
 
-def receiver_config(listen: str, data_dir: Path, silent: bool) -> str:
+def receiver_config(listen: str, data_dir: Path, silent: bool, log_level: str) -> str:
     """Bench config in the receiver's format: no auth; `silent` routes nowhere (pure
     intake), otherwise to the log notifier (its stdout goes to /dev/null)."""
     if silent:
         routing = "receivers: {}\nroute:\n  receivers: []\n"
     else:
-        routing = "receivers:\n  log: {type: log}\nroute:\n  receivers: [log]\n"
-    return f"listen: {listen}\ndata_dir: {data_dir}\nauth: none\n{routing}"
+        routing = "receivers:\n  log: {type: log, rate: none}\nroute:\n  receivers: [log]\n"
+    return f"listen: {listen}\ndata_dir: {data_dir}\nauth: none\nlog_level: {log_level}\n{routing}"
 
 
-def write_receiver_config(binary: str, workdir: Path, listen: str, data_dir: Path) -> Path:
-    """Write the quiet config when `alert-receiver check-config` accepts it, else the
-    log-notifier one."""
+def write_receiver_config(
+    binary: str, workdir: Path, listen: str, data_dir: Path, notify: str, log_level: str
+) -> Path:
+    """Write the quiet config (notify="none") when `alert-receiver check-config` accepts
+    it, else (or with notify="log") the log-notifier one."""
     path = workdir / "bench-receiver.yml"
-    for silent in (True, False):
-        path.write_text(receiver_config(listen, data_dir, silent))
+    for silent in (True, False) if notify == "none" else (False,):
+        path.write_text(receiver_config(listen, data_dir, silent, log_level))
         check = subprocess.run(
-            [binary, "check-config", "--config", str(path)],
+            [binary, "check-config", str(path)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -422,14 +429,17 @@ def write_receiver_config(binary: str, workdir: Path, listen: str, data_dir: Pat
 # report
 
 
-def fmt_line(r: WrkResult, alerts_per_body: int, connections: int, new_share: float) -> str:
+def fmt_line(r: WrkResult, alerts_per_body: int, connections: int, new_share: float | None) -> str:
     alerts = r.rps * alerts_per_body
-    return (
-        f"{r.label}: {r.rps:,.0f} req/s = {alerts:,.0f} alerts/s, "
-        f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms ({connections} conns); "
-        f"Non-2xx or 3xx responses: {r.non_2xx}, socket errors: {r.errors}, "
-        f"new fingerprints {new_share:.0%}"
+    rate = f"{r.rps:,.0f} req/s" + (f" = {alerts:,.0f} alerts/s" if new_share is not None else "")
+    line = (
+        f"{r.label}: {rate}, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms "
+        f"({connections} conns); Non-2xx or 3xx responses: {r.non_2xx}, "
+        f"socket errors: {r.errors}"
     )
+    if new_share is not None:
+        line += f", new fingerprints {new_share:.0%}"
+    return line
 
 
 def new_share(r: WrkResult, bodies: BodySet, threads: int) -> float:
@@ -460,7 +470,20 @@ def main() -> int:
         "--only",
         choices=["all", "ceiling", "intake"],
         default="all",
-        help="ceiling: bare aiohttp (+1 Redis RTT) only; intake: the receiver only",
+        help="ceiling: bench/ceiling.py figures only; intake: the receiver only",
+    )
+    ap.add_argument(
+        "--notify",
+        choices=["none", "log"],
+        default="none",
+        help="none: route to no receiver (intake only); log: route every alert to the log "
+        "notifier (adds outbox enqueue + delivery work; its stdout goes to /dev/null)",
+    )
+    ap.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="receiver log_level (info logs one line per webhook, as in production)",
     )
     ap.add_argument("--receiver", default=None, help="alert-receiver binary (default .venv)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -489,7 +512,7 @@ def main() -> int:
     lines: list[str] = []
     failed = False
 
-    def record(key: str, r: WrkResult, body_set: BodySet) -> str:
+    def record(key: str, r: WrkResult, body_set: BodySet, ceiling: bool = False) -> str:
         share = new_share(r, body_set, threads)
         results["figures"][key] = {
             **{k: v for k, v in asdict(r).items() if k != "raw"},
@@ -500,7 +523,7 @@ def main() -> int:
         }
         if args.verbose:
             print(r.raw)
-        return fmt_line(r, body_set.alerts_per_body, conns, share)
+        return fmt_line(r, body_set.alerts_per_body, conns, None if ceiling else share)
 
     try:
         t0 = time.monotonic()
@@ -573,30 +596,26 @@ def main() -> int:
                     threads=threads,
                     quiet=True,
                 )
-                bare = run_wrk(
-                    "ceiling bare aiohttp (no Redis)",
-                    f"{base}/bare",
-                    one,
-                    duration=duration,
-                    connections=conns,
-                    threads=threads,
-                )
-                lines.append(record("ceiling_bare", bare, one))
-                print(lines[-1], flush=True)
-                rtt = run_wrk(
-                    "ceiling bare aiohttp+1 redis RTT",
-                    f"{base}/webhook",
-                    one,
-                    duration=duration,
-                    connections=conns,
-                    threads=threads,
-                )
-                lines.append(record("ceiling_redis", rtt, one))
-                print(lines[-1], flush=True)
-                headroom = rtt.rps / TARGET_1
+                figures: dict[str, WrkResult] = {}
+                for key, label, path in CEILINGS:
+                    r = run_wrk(
+                        label,
+                        f"{base}/{path}",
+                        one,
+                        duration=duration,
+                        connections=conns,
+                        threads=threads,
+                    )
+                    figures[key] = r
+                    lines.append(record(key, r, one, ceiling=True))
+                    print(lines[-1], flush=True)
+                wrk_alone = figures["ceiling_bare"].rps / TARGET_1
                 lines.append(
-                    f"ceiling headroom: {headroom:.1f}x the 1-alert target of {TARGET_1:,} req/s "
-                    f"({verdict(headroom >= 2)}: wrk must reach >= 2x)"
+                    f"wrk alone (bare aiohttp): {wrk_alone:.1f}x the 1-alert target of "
+                    f"{TARGET_1:,} req/s ({verdict(wrk_alone >= 2)}: the load generator must "
+                    f"reach >= 2x); 1 Redis RTT per request: "
+                    f"{figures['ceiling_redis'].rps / TARGET_1:.1f}x; shared pipeline: "
+                    f"{figures['ceiling_coalesced'].rps / TARGET_1:.1f}x"
                 )
                 print(lines[-1], flush=True)
 
@@ -609,7 +628,9 @@ def main() -> int:
             listen = f"127.0.0.1:{port}"
             data_dir = workdir / "receiver-data"
             data_dir.mkdir()
-            cfg = write_receiver_config(binary, workdir, listen, data_dir)
+            cfg = write_receiver_config(
+                binary, workdir, listen, data_dir, args.notify, args.log_level
+            )
             cmd = [
                 binary,
                 "serve",

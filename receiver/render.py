@@ -96,8 +96,13 @@ def storm_info(n: Notification) -> dict[str, Any] | None:
     }
 
 
+def is_resolved(n: Notification) -> bool:
+    """A resolve notification: by its reason, or because the alert itself is resolved."""
+    return n.reason is Reason.RESOLVED or n.alert.status is Status.RESOLVED
+
+
 def status_word(n: Notification, acked_by: str = "") -> str:
-    if n.alert.status is Status.RESOLVED or n.reason is Reason.RESOLVED:
+    if is_resolved(n):
         return "RESOLVED"
     return "ACKNOWLEDGED" if acked_by else "FIRING"
 

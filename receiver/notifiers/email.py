@@ -32,7 +32,7 @@ from receiver.notifiers.base import (
     load_secret,
     ok,
 )
-from receiver.render import Renderer
+from receiver.render import Renderer, is_resolved
 
 MAX_SUBJECT = 250
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
@@ -99,7 +99,7 @@ def message_ids(n: Notification, domain: str) -> tuple[str, str | None]:
         return f"<storm.{_short_hash(n.key)}@{domain}>", None
     a = n.alert
     firing = f"<{a.fingerprint}.{_epoch(a.startsAt)}@{domain}>"
-    if n.reason is Reason.RESOLVED:
+    if is_resolved(n):
         return f"<{a.fingerprint}.{_epoch(a.startsAt)}.resolved@{domain}>", firing
     if n.reason is Reason.REPEAT:
         return f"<{a.fingerprint}.{_epoch(a.startsAt)}.r{_short_hash(n.key)}@{domain}>", firing
@@ -164,7 +164,7 @@ class EmailNotifier:
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
         msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Alert-Fingerprint"] = n.alert.fingerprint
-        msg["X-Alert-Status"] = "resolved" if n.reason is Reason.RESOLVED else "firing"
+        msg["X-Alert-Status"] = "resolved" if is_resolved(n) else "firing"
         msg.set_content(self._renderer.render("email_body.txt", n) + "\n")
         msg.add_alternative(self._renderer.render("email_body.html", n) + "\n", subtype="html")
         return msg
@@ -190,13 +190,14 @@ class EmailNotifier:
             finally:
                 self._start_idle_timer()
         mid = str(msg["Message-ID"])
+        # A storm summary stands for many alerts: nothing to remember for its sample alert.
+        state = {} if n.summary_total > 0 else {"message_id": mid}
         if not refused:
-            return ok(f"email: sent {mid} to {len(self._rcpts)}", {"message_id": mid})
-        names = ",".join(sorted(refused))
+            return ok(f"email: sent {mid} to {len(self._rcpts)}", state)
         why = "; ".join(f"{r} ({c.code} {c.message})" for r, c in sorted(refused.items()))
         return ok(
             f"email: sent {mid} to {len(self._rcpts) - len(refused)}, refused: {why}",
-            {"message_id": mid, "refused": names},
+            {**state, "refused": ",".join(sorted(refused))},
         )
 
     async def close(self) -> None:
@@ -207,7 +208,7 @@ class EmailNotifier:
         smtp = self._smtp
         if smtp is not None and smtp.is_connected:
             try:
-                await smtp.noop()  # the server may have dropped an idle connection
+                pass
                 return smtp
             except (aiosmtplib.SMTPException, OSError):
                 self._drop_connection()

@@ -37,7 +37,7 @@ class LogNotifier:
         except Exception as e:  # the log channel must not fail over a template
             message = f"(log_message.txt failed: {type(e).__name__}: {e})"
         record: dict[str, object] = {
-            "notification": n.destination,
+            "destination": n.destination,
             "channel": self.name,
             "reason": str(n.reason),
             "key": n.key,

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
 
-from receiver.models import ZERO_TIME, AlertSnapshot, Notification, Reason, Severity
+from receiver.models import ZERO_TIME, AlertSnapshot, Notification, Severity
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
@@ -27,7 +28,7 @@ from receiver.notifiers.base import (
     ok,
     post,
 )
-from receiver.render import Renderer, links, storm_info, summary_line, truncate
+from receiver.render import Renderer, is_resolved, links, storm_info, summary_line, truncate
 
 ROUTING_KEY_LEN = 32  # an integration key is 32 characters
 MAX_SUMMARY = 1024
@@ -96,8 +97,13 @@ class PagerDutyNotifier:
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         try:
+            if n.summary_total > 0:
+                # A storm summary is its own incident; its state must not be remembered for
+                # the sample alert it carries (state is kept per alert fingerprint).
+                result = await self._enqueue(self._trigger(n, self.dedup_key_for(n)))
+                return replace(result, state={})
             key = state.get("dedup_key") or self.dedup_key_for(n)
-            if n.reason is Reason.RESOLVED:
+            if is_resolved(n):
                 return await self._enqueue({"event_action": "resolve", "dedup_key": key})
             return await self._enqueue(self._trigger(n, key))
         except Exception as e:

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from receiver.models import AlertSnapshot, Notification, Reason, Status
+from receiver.models import AlertSnapshot, Notification, Reason
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
@@ -36,7 +36,15 @@ from receiver.notifiers.base import (
     parse_retry_after,
     snippet,
 )
-from receiver.render import Renderer, key_labels, links, mrkdwn_escape, summary_line, truncate
+from receiver.render import (
+    Renderer,
+    is_resolved,
+    key_labels,
+    links,
+    mrkdwn_escape,
+    summary_line,
+    truncate,
+)
 
 T = TypeVar("T")
 
@@ -185,7 +193,7 @@ def build_message(
         if fields:
             blocks.append({"type": "section", "fields": fields})
     elements: list[dict[str, Any]] = []
-    firing = n.reason is not Reason.RESOLVED and a.status is Status.FIRING
+    firing = not is_resolved(n)
     if ack_button and firing and not acked_by and not storm:
         elements.append(
             {
@@ -273,8 +281,8 @@ class SlackNotifier:
         if self._hook is not None:
             return await self._post_webhook(n)
         assert self._client is not None
-        same_firing = state.get("starts_at") == n.alert.startsAt
-        if state.get("ts") and state.get("channel") and (n.reason is not Reason.NEW or same_firing):
+        storm = n.summary_total > 0
+        if not storm and self._updatable(n, state):
             try:
                 return await self._update(n, state)
             except SlackApiError as e:
@@ -285,10 +293,19 @@ class SlackNotifier:
             self._client.chat_postMessage(channel=self.cfg.channel or "", text=text, blocks=blocks)
         )
         channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
-        return ok(
-            f"slack: posted {ts} in {channel}",
-            {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt},
-        )
+        # A storm summary stands for many alerts: no state for the sample alert it carries.
+        new_state = {} if storm else {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt}
+        return ok(f"slack: posted {ts} in {channel}", new_state)
+
+    @staticmethod
+    def _updatable(n: Notification, state: Mapping[str, str]) -> bool:
+        """Update the earlier message when it is about the same firing (same startsAt); a
+        NEW with that startsAt is a redelivery, a NEW with another one a new episode."""
+        if not state.get("ts") or not state.get("channel"):
+            return False
+        if "starts_at" in state:
+            return state["starts_at"] == n.alert.startsAt
+        return n.reason is not Reason.NEW
 
     async def _update(
         self, n: Notification, state: Mapping[str, str], acked_by: str = ""

@@ -9,6 +9,7 @@ any number of replicas still produce one job per destination.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -230,8 +231,11 @@ class Intake:
 
 
 def _state_fields(snap: AlertSnapshot, webhook: str) -> dict[str, str]:
-    """The state record's descriptive fields (status and times are set by the script)."""
-    return {
+    """The state record's descriptive fields (status and times are set by the script).
+
+    `sig` fingerprints the rest, so the script rewrites the record only when it changed.
+    """
+    fields = {
         "webhook": webhook,
         "fingerprint": snap.fingerprint,
         "labels": json.dumps(snap.labels, sort_keys=True),
@@ -243,3 +247,7 @@ def _state_fields(snap: AlertSnapshot, webhook: str) -> dict[str, str]:
         "severity": snap.severity.value,
         "alertname": snap.alertname,
     }
+    fields["sig"] = hashlib.blake2b(
+        "\x00".join(fields.values()).encode(), digest_size=8
+    ).hexdigest()
+    return fields

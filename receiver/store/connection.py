@@ -45,4 +45,9 @@ def connect(cfg: RedisConfig, url: str | None = None) -> Any:
         return RedisCluster.from_url(cfg.url or "", **common)
     target = url or cfg.url
     assert target, "connect() needs a url in url mode"
-    return aioredis.Redis.from_url(target, max_connections=cfg.max_connections, **common)
+    # A blocking pool: under a burst, requests wait for a free connection (bounded by the
+    # socket timeout) instead of failing with MaxConnectionsError, which would be a 503.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        target, max_connections=cfg.max_connections, timeout=cfg.socket_timeout, **common
+    )
+    return aioredis.Redis(connection_pool=pool)

@@ -125,7 +125,7 @@ class FakePagerDuty:
         if f.rate_limit:
             retry_after = f.rate_limit.pop(0)
             return web.json_response(
-                {"status": "throttle event", "message": "Requests for this service are arriving too quickly. Please retry later."},  # noqa: E501
+                {"status": "throttle event", "message": "Requests are arriving too quickly."},
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )

@@ -24,7 +24,7 @@ local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
 for _, a in ipairs(req.alerts) do
   local ka, kh, kn, kd = P .. ':alert:' .. a.fp, P .. ':hist:' .. a.fp,
     P .. ':notif:' .. a.fp, P .. ':delivery:' .. a.fp
-  local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'endsAt')
+  local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'endsAt', 'sig')
   local kind
   if not cur[1] then
     kind = 'new'
@@ -34,11 +34,14 @@ for _, a in ipairs(req.alerts) do
     kind = 'stale'
   elseif cur[1] ~= a.status or cur[2] ~= a.startsAt or cur[3] ~= a.endsAt then
     kind = 'changed'
+  elseif cur[4] ~= a.fields.sig then
+    kind = 'changed'  -- same state, new content (annotations, generatorURL, receiver)
   else
     kind = 'unchanged'
   end
   kinds[kind] = kinds[kind] + 1
-  if kind ~= 'stale' then
+  -- An unchanged alert (repeats, HA copies) only bumps its counters: less AOF to write.
+  if kind == 'new' or kind == 'changed' then
     local f = {}
     for name, value in pairs(a.fields) do f[#f + 1] = name; f[#f + 1] = value end
     redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,

@@ -217,3 +217,31 @@ async def test_basic_auth_and_auth_none(app_client: AppFactory) -> None:
     assert (await basic.post("/webhook", json=body, headers={"Authorization": bad})).status == 401
     open_ = await app_client(auth="none")
     assert (await open_.post("/webhook", json=body)).status == 200
+
+
+async def test_changed_annotations_update_the_record_without_notifying(
+    app_client: AppFactory,
+) -> None:
+    client = await app_client()
+    body = fixture_body("warning-firing")
+    await client.post("/webhook", json=body, headers=auth())
+    body["alerts"][0]["annotations"]["summary"] = "Disk very low"
+    resp = await (await client.post("/webhook", json=body, headers=auth())).json()
+    assert (resp["changed"], resp["notifications"]) == (1, 0)
+    rec = await (await client.get("/api/v1/alerts/67cd633fe23d9d69")).json()
+    assert rec["annotations"]["summary"] == "Disk very low"
+    assert rec["receive_count"] == 2
+    assert len(rec["history"]) == 1  # content changed, status did not
+
+
+async def test_burst_beyond_the_redis_pool_waits_instead_of_failing(
+    app_client: AppFactory, redis_server: Any
+) -> None:
+    import asyncio
+
+    client = await app_client(redis={"url": redis_server.url, "max_connections": 2})
+    body = fixture_body("critical-group-firing")
+    resps = await asyncio.gather(
+        *[client.post("/webhook", json=body, headers=auth()) for _ in range(64)]
+    )
+    assert [r.status for r in resps] == [200] * 64

@@ -199,14 +199,22 @@ async def test_repeat_triggers_the_same_incident(pd: FakePagerDuty, session: Any
     assert list(pd.incidents.values()) == ["resolved"]
 
 
+async def test_resolved_alert_is_never_triggered(pd: FakePagerDuty, session: Any) -> None:
+    gone = fixture_alerts("critical-group-mixed-resolved")[0]
+    result = await make(pd, session).send(notification(gone, Reason.NEW), {})
+    assert result.ok
+    assert [e["event_action"] for e in pd.events] == ["resolve"]
+
+
 async def test_storm_summary_is_one_trigger(pd: FakePagerDuty, session: Any) -> None:
     alerts = fixture_alerts("critical-group-firing") + fixture_alerts("warning-firing")
     n = notification(
         alerts[0], key="storm:team-api:1700000000", route="team-api",
         summary_of=alerts, summary_total=37,
     )  # fmt: skip
-    result = await make(pd, session).send(n, {})
+    result = await make(pd, session).send(n, {"dedup_key": "alert-receiver/sample"})
     assert result.ok, result.detail
+    assert result.state == {}  # not to be remembered as the sample alert's incident
     (event,) = pd.events
     assert event["dedup_key"] == "alert-receiver/storm/storm:team-api:1700000000"
     assert event["payload"]["summary"] == (

@@ -110,6 +110,30 @@ async def test_redelivered_new_updates_instead_of_reposting(slack: FakeSlack, se
     assert len(slack.top_level()) == 2
 
 
+async def test_stale_state_from_an_old_episode_is_not_updated(
+    slack: FakeSlack, session: Any
+) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    notifier = make(slack, session)
+    old = await notifier.send(notification(alert), {})
+    refired = alert.model_copy(update={"startsAt": "2026-11-22T09:00:00Z"})
+    # the NEW of the new episode failed for good; its resolve arrives with the old state
+    result = await notifier.send(notification(resolved(refired)), old.state)
+    assert result.ok and result.state["ts"] != old.state["ts"]
+    assert slack.calls("chat.update") == []
+    assert slack.messages[("C0ALERTS", old.state["ts"])].text.startswith("[FIRING]")
+
+
+async def test_storm_summary_posts_without_state(slack: FakeSlack, session: Any) -> None:
+    alerts = fixture_alerts("critical-group-firing")
+    notifier = make(slack, session)
+    first = await notifier.send(notification(alerts[0]), {})
+    storm = notification(alerts[0], key="storm:1", summary_of=alerts, summary_total=9)
+    result = await notifier.send(storm, first.state)
+    assert result.ok and result.state == {}
+    assert len(slack.top_level()) == 2 and slack.calls("chat.update") == []
+
+
 async def test_thread_replies(slack: FakeSlack, session: Any) -> None:
     alert = fixture_alerts("warning-firing")[0]
     notifier = make(slack, session, thread_replies=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from email.utils import formatdate
 
 import aiohttp
@@ -76,7 +75,6 @@ def test_detail_is_short() -> None:
     ("exc", "outcome", "retryable"),
     [
         (TimeoutError(), Outcome.TIMEOUT, True),
-        (asyncio.TimeoutError(), Outcome.TIMEOUT, True),
         (aiohttp.ServerTimeoutError("read"), Outcome.TIMEOUT, True),
         (aiohttp.ClientConnectionError("refused"), Outcome.NETWORK_ERROR, True),
         (ConnectionResetError(), Outcome.NETWORK_ERROR, True),

@@ -91,7 +91,9 @@ def test_html_autoescape_only_for_html() -> None:
 
 def test_override_dir_wins_and_includes_still_resolve(tmp_path: Path) -> None:
     (tmp_path / "email_subject.txt").write_text("ALERT {{ alertname }} is {{ status }}\n")
-    (tmp_path / "storm_summary.txt").write_text("{% if storm %}STORM of {{ storm.total }}{% endif %}")
+    (tmp_path / "storm_summary.txt").write_text(
+        "{% if storm %}STORM of {{ storm.total }}{% endif %}"
+    )
     r = Renderer(tmp_path)
     firing = fixture_alerts("warning-firing")[0]
     assert r.render("email_subject.txt", notification(firing)) == "ALERT DiskSpaceLow is firing"
