@@ -9,13 +9,14 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from receiver import __version__
-from receiver.api import alerts, health, webhook
+from receiver.api import alerts, dlq, health, webhook
 from receiver.api.auth import Credentials
 from receiver.api.state import STATE, AppState
 from receiver.delivery.policy import RetryPolicy
@@ -27,9 +28,10 @@ from receiver.notifiers.registry import build_notifier
 from receiver.pipeline.intake import Intake
 from receiver.pipeline.throttle import DEFAULT_RATES, Rate
 from receiver.render import Renderer
-from receiver.settings import Settings
+from receiver.settings import AuthConfig, Settings
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import connect
+from receiver.store.dlq import DeadLetters
 from receiver.store.embedded import EmbeddedRedis
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
@@ -38,14 +40,12 @@ log = logging.getLogger("receiver.app")
 MiB = 1024 * 1024
 
 
-def credentials_of(settings: Settings) -> Credentials:
-    if settings.auth == "none":
+def credentials_of(auth: AuthConfig | Literal["none"]) -> Credentials:
+    if auth == "none":
         return Credentials(open_=True)
     return Credentials(
-        bearer=tuple(t.encode() for t in settings.auth.bearer_tokens),
-        basic=tuple(
-            (u.username.encode(), (u.password or "").encode()) for u in settings.auth.basic
-        ),
+        bearer=tuple(t.encode() for t in auth.bearer_tokens),
+        basic=tuple((u.username.encode(), (u.password or "").encode()) for u in auth.basic),
     )
 
 
@@ -73,7 +73,9 @@ def create_app(
 ) -> web.Application:
     """The service as an aiohttp app; nothing is started until the app runs."""
     app = web.Application(client_max_size=settings.webhook.max_body_bytes + MiB)
-    state = AppState(settings, Metrics(), credentials_of(settings))
+    state = AppState(settings, Metrics(), credentials_of(settings.auth))
+    if settings.admin_auth is not None:
+        state.admin = credentials_of(settings.admin_auth)
     state.metrics.up_info.labels(__version__, settings.redis.mode).set(1)
     app[STATE] = state
 
@@ -91,6 +93,7 @@ def create_app(
         storm = settings.storm
         state.redis, state.redis_mode = redis, settings.redis.mode
         state.reader = AlertReader(redis, keys)
+        state.dlq = DeadLetters(redis, keys, scripts, clock)
         state.intake = Intake(
             redis, scripts, keys, settings.routing_tree(), settings.receivers,
             rates_of(settings), (storm.threshold, int(storm.window * 1000)),
@@ -140,6 +143,11 @@ def create_app(
     app.router.add_post("/webhook/{name}", webhook.webhook)
     app.router.add_get("/api/v1/alerts", alerts.list_alerts)
     app.router.add_get("/api/v1/alerts/{fingerprint}", alerts.get_alert)
+    app.router.add_get("/api/v1/dlq", dlq.list_dead)
+    app.router.add_get("/api/v1/dlq/{id}", dlq.show_dead)
+    app.router.add_post("/api/v1/dlq/replay", dlq.replay_dead)
+    app.router.add_post("/api/v1/dlq/{id}/replay", dlq.replay_dead)
+    app.router.add_delete("/api/v1/dlq", dlq.purge_dead)
     app.router.add_get("/health/live", health.live)
     app.router.add_get("/health/ready", health.ready)
     app.router.add_get("/health", health.detailed)

@@ -153,6 +153,12 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return 0 if resp.is_success else 1
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from receiver import cli_dlq
+
+    return cli_dlq.run(args, _load(args.config))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alert-receiver", description=__doc__)
     p.add_argument("--version", action="version", version=f"alert-receiver {__version__}")
@@ -182,6 +188,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--status", default="firing", choices=["firing", "resolved"])
     t.add_argument("--count", type=int, default=1, help="alerts in the body")
     t.set_defaults(func=cmd_send_test)
+
+    from receiver import cli_dlq
+
+    cli_dlq.add_parser(sub, cmd_dlq)
     return p
 
 

@@ -139,6 +139,8 @@ class Settings(_Strict):
     listen: str = "127.0.0.1:9095"
     data_dir: str = "./data"
     auth: AuthConfig | Literal["none"]
+    # Guards /api/v1/dlq (replay, purge). Absent → those endpoints answer 403.
+    admin_auth: AuthConfig | Literal["none"] | None = None
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     state: StateConfig = Field(default_factory=StateConfig)

@@ -13,6 +13,7 @@ from receiver.metrics import Metrics
 from receiver.pipeline.intake import Intake, IntakeResult
 from receiver.settings import Settings
 from receiver.store.alerts import AlertReader
+from receiver.store.dlq import DeadLetters
 
 
 @dataclass
@@ -26,6 +27,8 @@ class AppState:
     redis_mode: str = "embedded"
     intake: Intake = None  # type: ignore[assignment]
     reader: AlertReader = None  # type: ignore[assignment]
+    dlq: DeadLetters = None  # type: ignore[assignment]
+    admin: Credentials | None = None
     started_at: float = field(default_factory=time.time)
     components: dict[str, str] = field(default_factory=dict)
 

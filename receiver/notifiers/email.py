@@ -208,7 +208,7 @@ class EmailNotifier:
         smtp = self._smtp
         if smtp is not None and smtp.is_connected:
             try:
-                pass
+                await smtp.noop()  # the server may have dropped an idle connection
                 return smtp
             except (aiosmtplib.SMTPException, OSError):
                 self._drop_connection()

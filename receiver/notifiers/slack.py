@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -28,6 +29,7 @@ from receiver.notifiers.base import (
     DeliveryResult,
     Outcome,
     classify_exception,
+    classify_http,
     client_error,
     exactly_one,
     invalid_config,
@@ -230,17 +232,17 @@ class SlackNotifier:
         self.cfg = cfg
         self._renderer = renderer
         self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
-        handlers = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
+        retry: list[AsyncRetryHandler] = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
         self._client: AsyncWebClient | None = None
         self._hook: AsyncWebhookClient | None = None
         if cfg.mode == "bot":
             token, self._config_error = load_secret(cfg.token, cfg.token_file)
             self._client = AsyncWebClient(
-                token=token, base_url=cfg.api_url, session=session, retry_handlers=list(handlers)
+                token=token, base_url=cfg.api_url, session=session, retry_handlers=retry
             )
         else:
             url, self._config_error = load_secret(cfg.webhook_url, cfg.webhook_url_file)
-            self._hook = AsyncWebhookClient(url, session=session, retry_handlers=list(handlers))
+            self._hook = AsyncWebhookClient(url, session=session, retry_handlers=retry)
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         return await self._guard(lambda: self._send(n, state))
@@ -316,27 +318,19 @@ class SlackNotifier:
         await self._timed(
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         )
-        new_state = {**state, "channel": channel, "ts": ts}
-        if self.cfg.thread_replies and (n.reason in (Reason.REPEAT, Reason.RESOLVED) or acked_by):
+        if self.cfg.thread_replies and (n.reason is Reason.REPEAT or is_resolved(n) or acked_by):
             await self._timed(
                 self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
             )
-        return ok(f"slack: updated {ts} in {channel}", new_state)
+        return ok(f"slack: updated {ts} in {channel}", dict(state))
 
     async def _post_webhook(self, n: Notification) -> DeliveryResult:
         assert self._hook is not None
         text, blocks = build_message(n, self._renderer, self.cfg.ack_button)
         resp = await self._timed(self._hook.send(text=text, blocks=blocks))
-        status, body = resp.status_code, str(resp.body)
-        detail = f"slack webhook: HTTP {status} {snippet(body)}"
-        # https://api.slack.com/messaging/webhooks#handling_errors
-        if status == 200:
-            return ok(detail)
-        if status == 429:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            return DeliveryResult(Outcome.RATE_LIMITED, True, detail, retry_after_s=retry_after)
-        if status >= 500:
-            return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
-        if status in (403, 404, 410):  # invalid_token, no_service/channel_not_found, archived
-            return invalid_config(detail)
-        return client_error(detail)
+        result = classify_http(resp.status_code, resp.headers, str(resp.body), "slack webhook")
+        # https://api.slack.com/messaging/webhooks#handling_errors: 403 invalid_token /
+        # action_prohibited, 404 no_service / channel_not_found, 410 channel_is_archived.
+        if resp.status_code in (403, 404, 410):
+            return invalid_config(result.detail)
+        return result

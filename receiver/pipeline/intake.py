@@ -1,17 +1,19 @@
 """Intake: one webhook body → alert state, decisions, throttling and outbox, atomically.
 
-Two Redis round trips per body whatever its size: one pipelined read of the alerts'
-notification records, one script that checks those records are unchanged (optimistic
-concurrency) and applies everything. If another request changed a record in between, the
-script refuses and we decide again from fresh records, so concurrent copies of one body on
-any number of replicas still produce one job per destination.
+Usually one Redis round trip per body whatever its size: a script that checks the
+notification records we decided from are still current (optimistic concurrency) and
+applies everything. The records come from a bounded in-process cache of what this process
+last wrote or saw (a miss means "never notified", which is right for a new alert). When
+they are outdated (another replica, an expiry, a cache miss for a known alert) the script
+writes nothing and returns the current records, and we decide again; so concurrent copies
+of one body on any number of replicas still produce one job per destination.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,37 @@ DIGEST_PREFIX = "digest:"
 MAX_ATTEMPTS = 64
 # Digests collect what is new or still firing; a resolve is not news in a digest.
 DIGEST_SENDS_RESOLVED = False
+
+
+class RecordCache:
+    """LRU of fingerprint → notification records (with `_v`) as last written or seen.
+
+    Only a hint: the intake script rejects a decision made from an outdated entry.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._data: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    def get(self, fp: str) -> dict[str, str]:
+        rec = self._data.get(fp)
+        if rec is None:
+            return {}
+        self._data.move_to_end(fp)
+        return rec
+
+    def put(self, fp: str, rec: dict[str, str]) -> None:
+        self._data[fp] = rec
+        self._data.move_to_end(fp)
+        if len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+
+def _after(rec: dict[str, str], written: dict[str, str]) -> dict[str, str]:
+    """The records as the script left them: `written` merged in, version bumped if any."""
+    if not written:
+        return rec
+    return {**rec, **written, "_v": str(int(rec.get("_v", "0")) + 1)}
 
 
 class IntakeContention(RuntimeError):
@@ -111,12 +144,7 @@ class Intake:
         self.known = set(known_destinations)
         self.rates, self.storm = rates, storm
         self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
-
-    async def _read(self, fps: list[str]) -> list[dict[str, str]]:
-        pipe = self.redis.pipeline(transaction=False)
-        for fp in fps:
-            pipe.hgetall(self.keys.notified(fp))
-        return list(await pipe.execute())
+        self.cache = RecordCache()
 
     def _decide(
         self, snap: AlertSnapshot, target: Target, raw: str | None, now_ms: int
@@ -213,20 +241,25 @@ class Intake:
         if not snaps:
             return result
         targets = [targets_for(self.tree, s.labels, self.known) for s in snaps]
-        fps = [s.fingerprint for s in snaps]
+        records = [self.cache.get(s.fingerprint) for s in snaps]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
-            records = await self._read(fps)
             req = self._plan(snaps, targets, records, now_ms, result, webhook)
             raw = await self.scripts.intake(
                 keys=[self.keys.index], args=[self.keys.tag, now_ms, json.dumps(req)]
             )
             res = json.loads(raw)
-            if "conflict" not in res:
-                result.kinds, result.attempts = res["kinds"], attempt
-                # cjson encodes an empty table as {}; an empty actions map is fine either way.
-                result.actions = res["actions"] or {}
-                return result
+            if "conflict" in res:
+                for i, snap in enumerate(snaps):
+                    if snap.fingerprint in res["conflict"]:
+                        records[i] = res["conflict"][snap.fingerprint] or {}
+                continue
+            for snap, rec, sent in zip(snaps, records, req["alerts"], strict=True):
+                self.cache.put(snap.fingerprint, _after(rec, sent["notif"]))
+            result.kinds, result.attempts = res["kinds"], attempt
+            # cjson encodes an empty table as {}; an empty actions map is fine either way.
+            result.actions = res["actions"] or {}
+            return result
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
 
 

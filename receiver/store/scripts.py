@@ -18,6 +18,7 @@ class Scripts:
     intake: Any
     due: Any
     storm: Any
+    replay: Any
 
     @classmethod
     def register(cls, redis: Any) -> Scripts:
@@ -25,4 +26,5 @@ class Scripts:
             intake=redis.register_script(_source("intake.lua")),
             due=redis.register_script(_source("due.lua")),
             storm=redis.register_script(_source("storm.lua")),
+            replay=redis.register_script(_source("replay.lua")),
         )

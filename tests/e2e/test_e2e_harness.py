@@ -14,26 +14,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-try:  # importable both as a package (tests/__init__.py present) and from rootdir-less runs
-    from tests.e2e.alertmanager import (
-        Alertmanager,
-        labels_fingerprint,
-        make_alert,
-        now_utc,
-        require_alertmanager,
-        require_amtool,
-        resolved,
-    )
-except ImportError:  # pragma: no cover - depends on how pytest put tests/ on sys.path
-    from alertmanager import (  # type: ignore[no-redef]
-        Alertmanager,
-        labels_fingerprint,
-        make_alert,
-        now_utc,
-        require_alertmanager,
-        require_amtool,
-        resolved,
-    )
+from tests.e2e.alertmanager import (
+    Alertmanager,
+    labels_fingerprint,
+    make_alert,
+    now_utc,
+    require_alertmanager,
+    require_amtool,
+    resolved,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -10,15 +10,23 @@
 --     mode: "send" (throttled, delayed when over), "soft" (over limit → digest if `digest`,
 --     else delayed), "digest" (straight to the digest buffer), "resolve" (never summarised)
 --   retention_ms, history_max, grace_ms, bucket_ttl_ms
--- Returns JSON: {conflict = fp} when a notification record changed since it was read
--- (the caller re-reads and decides again), else counts per alert kind and per action.
+-- Returns JSON: {conflict = {fp = record hash}} when the caller decided from notification
+-- records older than the stored ones (versions differ): nothing is written, and the caller
+-- decides again from the records returned. Else counts per alert kind and per action.
 local P, now = ARGV[1], tonumber(ARGV[2])
 local req = cjson.decode(ARGV[3])
 
+local outdated = nil
 for _, a in ipairs(req.alerts) do
-  local v = redis.call('HGET', P .. ':notif:' .. a.fp, '_v') or '0'
-  if v ~= a.v then return cjson.encode({conflict = a.fp}) end
+  local kn = P .. ':notif:' .. a.fp
+  if (redis.call('HGET', kn, '_v') or '0') ~= a.v then
+    local flat, rec = redis.call('HGETALL', kn), {}
+    for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+    outdated = outdated or {}
+    outdated[a.fp] = rec
+  end
 end
+if outdated then return cjson.encode({conflict = outdated}) end
 
 local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
 for _, a in ipairs(req.alerts) do
