@@ -76,6 +76,12 @@ class Metrics:
             ["destination", "outcome"],
             registry=r,
         )
+        self.recipients_refused = Counter(
+            p + "recipients_refused_total",
+            "Recipients a mail server refused in a delivery that reached the others.",
+            ["destination"],
+            registry=r,
+        )
         self.scheduler_moved = Counter(
             p + "scheduler_moved_total",
             "Jobs the scheduler moved to the outbox, by kind (due, storm_summary).",

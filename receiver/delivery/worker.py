@@ -125,6 +125,12 @@ class Worker:
             if step is Next.DONE:
                 await self._finish(entry_id, state=(n, result.state))
                 self.metrics.delivery_latency.labels(n.destination).observe(max(0.0, age_s))
+                if refused := result.state.get("refused"):
+                    # Delivered to the others: not a failure, but someone was not told.
+                    self.metrics.recipients_refused.labels(n.destination).inc(
+                        len(refused.split(","))
+                    )
+                    log.warning("delivery partly refused", extra=_ctx(n, result, attempt, 0))
             elif step is Next.RETRY:
                 retry = n.model_copy(update={"attempt": attempt})
                 due_ms = int((self.clock() + delay) * 1000)

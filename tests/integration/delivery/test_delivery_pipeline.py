@@ -1,0 +1,243 @@
+"""Webhook → outbox → workers → local PagerDuty / Slack / SMTP servers: what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+from aiohttp import web
+
+from tests.conftest import ROOT, TOKEN, AppFactory, RedisServer, auth, fixture_body
+from tests.servers.pagerduty import FakePagerDuty
+from tests.servers.slack import FakeSlack
+from tests.servers.smtp import SMTPServer
+
+ROUTING_KEY = "R" * 32
+FAST = {"backoff_base": "200ms", "backoff_max": "1s", "visibility_timeout": "5s"}
+
+
+@pytest.fixture
+async def pd() -> AsyncIterator[FakePagerDuty]:
+    server = FakePagerDuty()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+def channels(pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer) -> dict[str, Any]:
+    return {
+        "pd": {"type": "pagerduty", "routing_key": ROUTING_KEY, "base_url": pd.base_url,
+               "rate": "none"},
+        "chat": {"type": "slack", "token": "xoxb-test-token", "channel": "alerts",
+                 "api_url": slack.api_url, "rate": "none"},
+        "mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port, "tls": "none",
+                 "from": "alerts@example.com",
+                 "to": ["a@example.com", "b@example.com", "c@example.com"], "rate": "none"},
+    }  # fmt: skip
+
+
+async def until(pred: Callable[[], Any], limit_s: float = 20) -> None:
+    deadline = time.monotonic() + limit_s
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+                   if labels else "")  # fmt: skip
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_every_channel_delivers_firing_then_resolved(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
+) -> None:
+    client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
+                              route={"receivers": ["pd", "chat", "mail"]})  # fmt: skip
+    r = await client.post("/webhook", json=fixture_body("critical-group-firing"), headers=auth())
+    assert r.status == 200
+    await until(lambda: len(pd.events) == 2 and len(slack.top_level()) == 2
+                and len(smtp.messages) == 2)  # fmt: skip
+    r = await client.post(
+        "/webhook", json=fixture_body("critical-group-mixed-resolved"), headers=auth()
+    )
+    assert r.status == 200
+    await until(lambda: len(pd.events) == 3 and len(smtp.messages) == 3)
+    await until(lambda: any(m.history for m in slack.top_level()))
+    await asyncio.sleep(0.5)  # nothing more may arrive
+    # PagerDuty: two triggers, then a resolve with the first trigger's dedup_key.
+    assert [e["event_action"] for e in pd.events] == ["trigger", "trigger", "resolve"]
+    first = next(e for e in pd.events if "api-1" in e["payload"]["source"])
+    assert pd.events[2]["dedup_key"] == first["dedup_key"]
+    assert pd.incidents[first["dedup_key"]] == "resolved"
+    assert list(pd.incidents.values()).count("open") == 1
+    # Slack: one message per alert, the resolved one updated in place (no repost).
+    assert len(slack.top_level()) == 2 and len(slack.calls("chat.postMessage")) == 2
+    updated = [m for m in slack.top_level() if m.history]
+    assert len(updated) == 1 and "RESOLVED" in updated[0].text.upper()
+    # Email: the resolve threads under its firing mail.
+    mails = [m.message for m in smtp.messages]
+    resolved = next(m for m in mails if "RESOLVED" in m["Subject"])
+    assert resolved["In-Reply-To"] in {m["Message-ID"] for m in mails if m is not resolved}
+    assert resolved["Auto-Submitted"] == "auto-generated"
+
+
+async def test_pagerduty_500s_then_202_triggers_once_and_latency_shows(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
+) -> None:
+    pd.fail_next(3, status=500)
+    client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
+                              route={"receivers": ["pd"]}, workers=FAST)  # fmt: skip
+    body = fixture_body("warning-firing")
+    assert (await client.post("/webhook", json=body, headers=auth())).status == 200
+    await until(lambda: len(pd.events) == 1)
+    await asyncio.sleep(1)
+    assert len(pd.events) == 1 and len(pd.requests) == 4
+    text = await (await client.get("/metrics")).text()
+    assert metric(text, "alert_receiver_deliveries_total", destination="pd",
+                  outcome="server_error") == 3  # fmt: skip
+    assert metric(text, "alert_receiver_retries_scheduled_total", destination="pd") == 3
+    # Three backoffs of at least 0.1, 0.2, 0.4 s (half of each step) passed before it went.
+    assert metric(text, "alert_receiver_delivery_latency_seconds_sum", destination="pd") >= 0.7
+
+
+async def test_slack_429_retry_after_is_honoured(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
+) -> None:
+    slack.rate_limit_next(1, retry_after=3)
+    client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
+                              route={"receivers": ["chat"]}, workers=FAST)  # fmt: skip
+    assert (await client.post("/webhook", json=fixture_body("warning-firing"),
+                              headers=auth())).status == 200  # fmt: skip
+    await until(lambda: len(slack.top_level()) == 1, 15)
+    first, *rest = slack.requests
+    assert first.status == 429
+    assert rest and all(r.at - first.at >= 3.0 for r in rest)
+    assert len(slack.top_level()) == 1
+
+
+async def test_one_refused_recipient_of_three_is_counted(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
+) -> None:
+    smtp.handler.refuse.add("b@example.com")
+    client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
+                              route={"receivers": ["mail"]})  # fmt: skip
+    assert (await client.post("/webhook", json=fixture_body("warning-firing"),
+                              headers=auth())).status == 200  # fmt: skip
+    await until(lambda: len(smtp.messages) == 1)
+    assert sorted(smtp.messages[0].rcpt_tos) == ["a@example.com", "c@example.com"]
+    await asyncio.sleep(0.3)
+    text = await (await client.get("/metrics")).text()
+    assert metric(text, "alert_receiver_recipients_refused_total", destination="mail") == 1
+    assert metric(text, "alert_receiver_deliveries_total", destination="mail", outcome="ok") == 1
+    assert len(smtp.messages) == 1  # not retried: the others already have it
+
+
+@pytest.fixture
+async def flaky_hook() -> AsyncIterator[tuple[str, list[str]]]:
+    """/bad answers 400 (a misconfigured path), /good records the key and answers 200."""
+    got: list[str] = []
+
+    async def bad(request: web.Request) -> web.Response:
+        return web.json_response({"error": "no such hook"}, status=400)
+
+    async def good(request: web.Request) -> web.Response:
+        got.append((await request.json())["key"])
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/bad", bad)
+    app.router.add_post("/good", good)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", got
+    await runner.cleanup()
+
+
+async def test_400_dead_letters_at_once_and_replay_after_fix_delivers_once(
+    app_client: AppFactory, redis: aioredis.Redis, redis_server: RedisServer, tmp_path: Path,
+    flaky_hook: tuple[str, list[str]],
+) -> None:  # fmt: skip
+    base, got = flaky_hook
+    hook = {"type": "webhook", "url": f"{base}/bad", "rate": "none"}
+    client = await app_client(run_workers=True, receivers={"hook": hook},
+                              route={"receivers": ["hook"]}, workers=FAST)  # fmt: skip
+    assert (await client.post("/webhook", json=fixture_body("warning-firing"),
+                              headers=auth())).status == 200  # fmt: skip
+    await until(lambda: _sync_xlen(redis_server, "{ar}:dlq") == 1)
+    text = await (await client.get("/metrics")).text()
+    assert (
+        metric(text, "alert_receiver_deliveries_total", destination="hook", outcome="client_error")
+        == 1
+    )  # fmt: skip  (no retry of a 400)
+    await client.close()
+    # The operator fixes the URL and replays, with the CLI, against the same Redis.
+    cfg = tmp_path / "fixed.yml"
+    cfg.write_text(yaml.safe_dump({
+        "auth": {"bearer_tokens": [TOKEN]}, "redis": {"url": redis_server.url},
+        "receivers": {"hook": hook | {"url": f"{base}/good"}}, "route": {"receivers": ["hook"]},
+    }))  # fmt: skip
+    listed = _cli("dlq", "--config", str(cfg), "list")
+    assert "1 dead letter(s)" in listed.stdout and "client_error" in listed.stdout
+    fixed = await app_client(run_workers=True, receivers={"hook": hook | {"url": f"{base}/good"}},
+                             route={"receivers": ["hook"]}, workers=FAST)  # fmt: skip
+    assert fixed is not None
+    replay = _cli("dlq", "--config", str(cfg), "replay", "--all")
+    assert replay.returncode == 0 and "replayed 1" in replay.stdout
+    again = _cli("dlq", "--config", str(cfg), "replay", "--all")
+    assert "replayed 0" in again.stdout
+    await until(lambda: len(got) == 1)
+    await asyncio.sleep(0.5)
+    assert len(got) == 1
+    assert await redis.xlen("{ar}:dlq") == 0
+
+
+async def test_admin_api_guards_dead_letters(app_client: AppFactory) -> None:
+    closed = await app_client()
+    assert (await closed.get("/api/v1/dlq")).status == 403
+    guarded = await app_client(admin_auth={"bearer_tokens": ["admin-t"]})
+    assert (await guarded.get("/api/v1/dlq", headers=auth())).status == 401
+    ok = await guarded.get("/api/v1/dlq", headers={"Authorization": "Bearer admin-t"})
+    assert ok.status == 200 and (await ok.json())["size"] == 0
+    missing = await guarded.post("/api/v1/dlq/1-1/replay",
+                                 headers={"Authorization": "Bearer admin-t"})  # fmt: skip
+    assert missing.status == 404
+
+
+def _sync_xlen(server: RedisServer, key: str) -> int:
+    import redis as sync_redis
+
+    return int(sync_redis.Redis(port=server.port).xlen(key))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "receiver", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)  # fmt: skip

