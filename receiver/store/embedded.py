@@ -34,6 +34,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _alive(pid: int) -> bool:
+    """True while the process exists and has not exited (a zombie has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 class EmbeddedRedisError(RuntimeError):
     """The embedded Redis could not be started; the message says why and what to do."""
 
@@ -105,7 +114,7 @@ class EmbeddedRedis:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
                 deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                while time.monotonic() < deadline and _alive(pid):
                     time.sleep(0.05)
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()

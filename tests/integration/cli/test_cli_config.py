@@ -142,3 +142,20 @@ def test_help_lists_commands() -> None:
     out = run_cli("--help")
     for cmd in ("serve", "check-config", "routes", "send-test"):
         assert cmd in out.stdout
+
+
+def test_check_config_reports_broken_template_and_missing_secret_file(tmp_path: Path) -> None:
+    tpl = tmp_path / "templates"
+    tpl.mkdir()
+    (tpl / "slack_text.txt").write_text("{{ alert.labels.alertname }\n")  # unclosed tag
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(yaml.safe_dump({
+        "auth": "none", "templates_dir": str(tpl),
+        "receivers": {"pd": {"type": "pagerduty",
+                             "routing_key_file": str(tmp_path / "missing-key")}},
+        "route": {"receivers": ["pd"]},
+    }))  # fmt: skip
+    out = run_cli("check-config", str(cfg))
+    assert out.returncode == 2
+    assert "slack_text.txt" in out.stderr
+    assert "receivers.pd:" in out.stderr and "missing-key" in out.stderr
