@@ -76,6 +76,13 @@ class Metrics:
             ["destination", "outcome"],
             registry=r,
         )
+        self.superseded = Counter(
+            p + "superseded_total",
+            "Jobs skipped because a newer decision for the same alert and destination exists "
+            "(e.g. a retried trigger whose resolve already went out).",
+            ["destination"],
+            registry=r,
+        )
         self.recipients_refused = Counter(
             p + "recipients_refused_total",
             "Recipients a mail server refused in a delivery that reached the others.",

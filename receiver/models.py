@@ -181,6 +181,9 @@ class Notification(BaseModel):
     summary_of: list[AlertSnapshot] = Field(default_factory=list)
     summary_total: int = 0
     enqueued_at_ms: int = 0
+    # When the intake decided this notification; never changed by retries or replays, so a
+    # worker can tell that a newer decision for the same alert and destination superseded it.
+    decided_at_ms: int = 0
     attempt: int = 0
 
     def to_json(self) -> str:

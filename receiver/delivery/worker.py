@@ -22,6 +22,7 @@ from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
 from receiver.models import Notification
 from receiver.notifiers.base import DeliveryResult, Notifier, Outcome
+from receiver.pipeline.dedup import NotifyRecord
 from receiver.store.keys import OUTBOX_GROUP, Keys
 
 log = logging.getLogger("receiver.worker")
@@ -113,10 +114,23 @@ class Worker:
             await self._finish(entry_id, dead=(raw, f"undecodable job: {e}", "invalid_job"))
             return
         notifier = self.notifiers.get(n.destination)
+        try:
+            record, state = await self._records(n)
+        except (RedisError, OSError) as e:
+            log.warning("worker: could not read records", extra={"error": repr(e)})
+            return  # unacknowledged: reclaimed after the visibility timeout
+        if superseded(n, record):
+            try:
+                await self._finish(entry_id)
+            except (RedisError, OSError):
+                return  # reclaimed later, and skipped again then
+            self.metrics.superseded.labels(n.destination).inc()
+            log.info("delivery superseded by a newer decision", extra=_ctx(n, None, 0, 0))
+            return
         if notifier is None:
             result = DeliveryResult(Outcome.INVALID_CONFIG, False, f"no receiver {n.destination!r}")
         else:
-            result = await self._send(notifier, n)
+            result = await self._send(notifier, n, state)
         attempt = n.attempt + 1
         age_s = self.clock() - n.enqueued_at_ms / 1000
         step, delay = self.policy.decide(result, attempt, age_s, self.rng)
@@ -145,11 +159,20 @@ class Worker:
             # Not acknowledged: XAUTOCLAIM hands the job out again after the timeout.
             log.warning("worker: could not record outcome", extra={"error": repr(e)})
 
-    async def _send(self, notifier: Notifier, n: Notification) -> DeliveryResult:
+    async def _records(self, n: Notification) -> tuple[str | None, dict[str, str]]:
+        """The destination's decision record and the notifier state from earlier sends."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self.keys.notified(n.alert.fingerprint), n.destination)
+        pipe.hget(self.keys.delivery(n.alert.fingerprint), n.destination)
+        record, state = await pipe.execute()
+        return record, json.loads(state) if state else {}
+
+    async def _send(
+        self, notifier: Notifier, n: Notification, state: dict[str, str]
+    ) -> DeliveryResult:
         async with self.slots:
-            state = await self.redis.hget(self.keys.delivery(n.alert.fingerprint), n.destination)
             started = time.perf_counter()
-            result = await notifier.send(n, json.loads(state) if state else {})
+            result = await notifier.send(n, state)
             self.metrics.delivery_duration.labels(n.destination).observe(
                 time.perf_counter() - started
             )
@@ -183,9 +206,23 @@ async def _pause(stop: asyncio.Event, seconds: float = 1.0) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def _ctx(n: Notification, r: DeliveryResult, attempt: int, delay: float) -> dict[str, Any]:
+def superseded(n: Notification, record: str | None) -> bool:
+    """Whether a newer decision for this alert and destination replaced this job.
+
+    Only per-alert decisions are checked (storm summaries have no record of their own).
+    """
+    if not record or n.summary_total or not n.decided_at_ms:
+        return False
+    try:
+        decided = NotifyRecord.from_json(record).notified_at_ms
+    except ValueError:
+        return False
+    return decided > n.decided_at_ms
+
+
+def _ctx(n: Notification, r: DeliveryResult | None, attempt: int, delay: float) -> dict[str, Any]:
     return {
         "destination": n.destination, "fingerprint": n.alert.fingerprint, "key": n.key,
-        "outcome": r.outcome.value, "detail": r.detail, "attempt": attempt,
-        "retry_in_s": round(delay, 2),
+        "reason": n.reason.value, "outcome": r.outcome.value if r else "superseded",
+        "detail": r.detail if r else "", "attempt": attempt, "retry_in_s": round(delay, 2),
     }  # fmt: skip

@@ -219,6 +219,7 @@ class Intake:
             alert=snap,
             route=t.route.route_id,
             enqueued_at_ms=now_ms,
+            decided_at_ms=now_ms,
         )
         rate: Rate | None = None
         digest: str | None = t.route.digest

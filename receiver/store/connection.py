@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import (
+    MasterNotFoundError,
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 
 from receiver.settings import RedisConfig
 
+log = logging.getLogger("receiver.store")
+
 # What the service holds: a plain client, or a cluster client with the same command API.
 RedisClient = aioredis.Redis | RedisCluster
+
+# Sentinel mode: how often (at most) a connection checkout asks sentinel whether the
+# master is still the one the pool's connections point at.
+MASTER_CHECK_S = 0.5
+# A write refused because this server is no (longer a) writable master: a replica after a
+# switchover (READONLY), or a master cut off from its replicas with `min-replicas-to-write`
+# (NOREPLICAS). Redis 6 wraps either inside a script error ("… @user_script: 1: -READONLY
+# …"), which redis-py reports as a plain ResponseError.
+_REFUSED_WRITE = re.compile(r"(?:^|-)(?:READONLY|NOREPLICAS) ")
 
 
 def _common(cfg: RedisConfig) -> dict[str, Any]:
@@ -30,6 +50,89 @@ def _common(cfg: RedisConfig) -> dict[str, Any]:
     }
 
 
+class _MasterConnection(SentinelManagedConnection):
+    """A connection to the master sentinel names, dropped when that server refuses a write.
+
+    redis-py already does this for a bare READONLY reply; a refusal inside a script (the
+    intake is one) or NOREPLICAS would otherwise keep the connection on a demoted or
+    isolated master, answering 503 until sentinel kills its clients.
+    """
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as e:
+            if self.connection_pool.is_master and _REFUSED_WRITE.search(str(e)):
+                await self.disconnect()
+                raise ConnectionError(f"master refused a write, asking sentinel: {e}") from e
+            raise
+
+
+class _MasterPool(SentinelConnectionPool):
+    """Sentinel's pool, plus: connections follow a switchover within MASTER_CHECK_S.
+
+    redis-py asks sentinel only when it opens a connection, so after a planned switchover
+    (SENTINEL FAILOVER) pooled connections keep writing to the old master until sentinel
+    demotes it, seconds later; those writes are then wiped by its resync with the new
+    master, although each was answered 200. Here a checkout re-asks sentinel when the
+    last answer is older than MASTER_CHECK_S, and a connection to any other address is
+    reconnected before use.
+
+    The master is asked with SENTINEL GET-MASTER-ADDR-BY-NAME, which names the promoted
+    replica as soon as sentinel has seen it promoted; redis-py's SENTINEL MASTERS keeps
+    the old address until every other replica is reconfigured (+switch-master).
+    """
+
+    _checked_at = float("-inf")
+
+    async def get_master_address(self) -> tuple[str, int]:
+        manager, errors = self.sentinel_manager, []
+        for i, sentinel in enumerate(manager.sentinels):
+            try:
+                addr = await sentinel.sentinel_get_master_addr_by_name(self.service_name)
+            except (ConnectionError, TimeoutError) as e:
+                errors.append(repr(e))
+                continue
+            if not addr:
+                errors.append(f"{sentinel!r} does not know {self.service_name!r}")
+                continue
+            # The sentinel that answered is asked first next time.
+            manager.sentinels[0], manager.sentinels[i] = sentinel, manager.sentinels[0]
+            host = addr[0].decode() if isinstance(addr[0], bytes) else str(addr[0])
+            address = (host, int(addr[1]))
+            if self.master_address != address:
+                self.master_address = address
+                # Idle connections reconnect to the new master when next used.
+                await self.disconnect(inuse_connections=False)
+            return address
+        raise MasterNotFoundError(f"no master found for {self.service_name!r}: {errors}")
+
+    async def ensure_connection(self, connection: Any) -> None:
+        now = time.monotonic()
+        if now - self._checked_at >= MASTER_CHECK_S:
+            self._checked_at = now  # before the await: concurrent checkouts skip the check
+            try:
+                await self.get_master_address()
+            except (ConnectionError, TimeoutError) as e:
+                # No sentinel answers: keep using what we have; connecting anew will fail.
+                log.warning("sentinel: master check failed", extra={"error": repr(e)})
+        address = self.master_address
+        if address is not None and connection.is_connected:
+            if (connection.host, connection.port) != address:
+                await connection.disconnect()
+        await super().ensure_connection(connection)
+
+
+class _SentinelMaster(aioredis.Redis):
+    """The master's client; closing it closes the connections to the sentinels too."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
+
+
 def connect(cfg: RedisConfig, url: str | None = None) -> Any:
     """A client for `cfg` (or for `url`, the embedded server's socket). Does no I/O yet."""
     common = _common(cfg)
@@ -39,7 +142,13 @@ def connect(cfg: RedisConfig, url: str | None = None) -> Any:
             host, _, port = item.rpartition(":")
             hosts.append((host, int(port or 26379)))
         sentinel = Sentinel(hosts, **common)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(cfg.master_name or "mymaster", **common)
+        return sentinel.master_for(
+            cfg.master_name or "mymaster",
+            redis_class=_SentinelMaster,
+            connection_pool_class=_MasterPool,
+            connection_class=_MasterConnection,
+            **common,
+        )
     if cfg.cluster:
         common.pop("health_check_interval")
         return RedisCluster.from_url(cfg.url or "", **common)

@@ -241,3 +241,27 @@ def _sync_xlen(server: RedisServer, key: str) -> int:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "receiver", *args], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)  # fmt: skip
+
+
+async def test_retried_trigger_after_its_resolve_is_superseded(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
+) -> None:
+    """PagerDuty fails the trigger; the alert resolves before the retry is due. The resolve
+    goes out, and the late trigger must not reopen an incident for a resolved alert."""
+    pd.fail_next(1, status=500)
+    client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
+                              route={"receivers": ["pd"]},
+                              workers=FAST | {"backoff_base": "2s"})  # fmt: skip
+    firing = fixture_body("critical-group-firing")
+    firing["alerts"] = firing["alerts"][:1]
+    assert (await client.post("/webhook", json=firing, headers=auth())).status == 200
+    await until(lambda: len(pd.requests) == 1)  # the trigger failed; retry in 1-2 s
+    ended = fixture_body("critical-group-mixed-resolved")
+    ended["alerts"] = ended["alerts"][:1]
+    assert (await client.post("/webhook", json=ended, headers=auth())).status == 200
+    await until(lambda: len(pd.events) == 1)
+    await asyncio.sleep(2.5)  # past the trigger's retry time
+    assert [e["event_action"] for e in pd.events] == ["resolve"]
+    assert "open" not in pd.incidents.values()
+    text = await (await client.get("/metrics")).text()
+    assert metric(text, "alert_receiver_superseded_total", destination="pd") == 1
