@@ -37,7 +37,6 @@ from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 
 log = logging.getLogger("receiver.app")
-MiB = 1024 * 1024
 
 
 def credentials_of(auth: AuthConfig | Literal["none"]) -> Credentials:
@@ -72,7 +71,8 @@ def create_app(
     run_workers: bool = True,
 ) -> web.Application:
     """The service as an aiohttp app; nothing is started until the app runs."""
-    app = web.Application(client_max_size=settings.webhook.max_body_bytes + MiB)
+    # The webhook's body limit: aiohttp enforces it while reading (413 from our handler).
+    app = web.Application(client_max_size=settings.webhook.max_body_bytes)
     state = AppState(settings, Metrics(), credentials_of(settings.auth))
     if settings.admin_auth is not None:
         state.admin = credentials_of(settings.admin_auth)
@@ -122,7 +122,7 @@ def create_app(
                 state.redis, keys, notifiers, state.metrics,
                 RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
                 f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
-                clock,
+                clock, int(settings.state.resolved_retention),
             )  # fmt: skip
             sched = Scheduler(state.redis, Scripts.register(state.redis), keys, state.metrics,
                               clock)  # fmt: skip

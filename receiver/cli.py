@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +28,15 @@ def _load(path: str, overrides: dict[str, Any] | None = None) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed (it roughly halves the per-request cost), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a declared dependency on Linux
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -38,10 +49,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(settings.log_level)
     host, port = settings.host_port
     app = create_app(settings, data_dir=args.data_dir)
+    # Everything loaded so far lives for the whole run: keep it out of the collector's
+    # scans, and collect the young generation less often (request handling allocates a
+    # lot of short-lived objects; fewer collections mean fewer latency spikes).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     try:
         # run_app stops on SIGTERM/SIGINT: stop accepting, finish in-flight requests (up to
         # shutdown_timeout), then the cleanup contexts stop workers and the embedded Redis.
-        web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10)
+        web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10,
+                    loop=_event_loop())  # fmt: skip
     except EmbeddedRedisError as e:
         print(f"alert-receiver: {e}", file=sys.stderr)
         return 1

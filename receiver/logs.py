@@ -1,14 +1,24 @@
-"""Structured JSON logs: one object per line on stderr."""
+"""Structured JSON logs: one object per line on stderr.
+
+Info lines (one per webhook) are buffered and written every 200 ms, in batches: a write
+syscall per webhook was a sixth of the intake's CPU. Warnings and errors are written at
+once, and the buffer is flushed at exit.
+"""
 
 from __future__ import annotations
 
-import json
+import atexit
 import logging
-import sys
+import os
+import threading
 import time
 from typing import Any
 
+import orjson
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+FLUSH_EVERY_S = 0.2
+_MAX_BUFFER = 256 * 1024
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,11 +35,89 @@ class JsonFormatter(logging.Formatter):
                 out[k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return orjson.dumps(out, default=str).decode()
+
+
+class BufferedHandler(logging.Handler):
+    """Collects formatted lines; a daemon thread writes them to `fd` every FLUSH_EVERY_S."""
+
+    def __init__(self, fd: int = 2) -> None:
+        super().__init__()
+        self.fd = fd
+        self._buf: list[bytes] = []
+        self._size = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="log-flush", daemon=True).start()
+        atexit.register(self.flush)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = (self.format(record) + "\n").encode()
+        except Exception:
+            self.handleError(record)
+            return
+        self._buf.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.WARNING or self._size > _MAX_BUFFER:
+            self._write()
+
+    def _write(self) -> None:
+        # Called with the handler lock held (emit) or taken (flush).
+        if not self._buf:
+            return
+        data, self._buf, self._size = b"".join(self._buf), [], 0
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            pass  # stderr closed: nothing sensible to do with a log line
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY_S):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+        super().close()
+
+
+_fast: BufferedHandler | None = None
+
+
+def info_line(logger: logging.Logger, msg: str, **fields: Any) -> None:
+    """An info line on the hot path (one per webhook): the same JSON as JsonFormatter,
+    without building a LogRecord. Falls back to `logger.info` when not set up by us."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _fast
+    if handler is None:
+        logger.info(msg, extra=fields)
+        return
+    now = time.time()
+    out = {
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
+        "level": "info", "logger": logger.name, "msg": msg, **fields,
+    }  # fmt: skip
+    line = orjson.dumps(out, default=str) + b"\n"
+    with handler.lock:  # type: ignore[union-attr]
+        handler._buf.append(line)
+        handler._size += len(line)
 
 
 def setup(level: str = "info") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    global _fast
+    # No caller lookup, thread or process names: not in our lines, and they cost per record.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = _fast = BufferedHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

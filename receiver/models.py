@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Alertmanager sends this for a firing alert's endsAt (Go's zero time).
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# RFC 3339 as Alertmanager writes times (fractional seconds up to nanoseconds, Z or offset).
+Timestamp = Annotated[
+    str,
+    Field(pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"),
+]
 
 FNV64_OFFSET = 0xCBF29CE484222325
 FNV64_PRIME = 0x100000001B3
@@ -60,8 +65,10 @@ class WebhookAlert(BaseModel):
     status: Status
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    # Kept as sent (validated RFC 3339): an alert's episode is identified by its startsAt
+    # string, and re-formatting would lose Alertmanager's nanoseconds.
+    startsAt: Timestamp
+    endsAt: Timestamp | None = None
     generatorURL: str = ""
     fingerprint: str | None = None
 
@@ -104,13 +111,6 @@ class WebhookPayload(BaseModel):
         return v
 
 
-def iso(dt: datetime | None) -> str:
-    """RFC 3339 in UTC as Alertmanager writes it; None and Go's zero time give ZERO_TIME."""
-    if dt is None or dt.year <= 1:
-        return ZERO_TIME
-    return dt.isoformat().replace("+00:00", "Z")
-
-
 class AlertSnapshot(BaseModel):
     """What a notification needs to know about one alert at the time of the decision."""
 
@@ -135,13 +135,14 @@ class AlertSnapshot(BaseModel):
 
     @classmethod
     def from_webhook(cls, a: WebhookAlert, p: WebhookPayload) -> AlertSnapshot:
-        return cls(
+        # The payload was validated already: construct without validating again (hot path).
+        return cls.model_construct(
             fingerprint=a.fingerprint or fingerprint(a.labels),
             status=a.status,
             labels=a.labels,
             annotations=a.annotations,
-            startsAt=iso(a.startsAt),
-            endsAt=iso(a.endsAt),
+            startsAt=a.startsAt,
+            endsAt=a.endsAt or ZERO_TIME,
             generatorURL=a.generatorURL,
             receiver=p.receiver,
             groupKey=p.groupKey,

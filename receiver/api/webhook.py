@@ -11,10 +11,12 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from receiver import logs
 from receiver.api.errors import error
 from receiver.api.state import STATE, AppState
 from receiver.models import Severity, WebhookPayload
@@ -31,15 +33,13 @@ def _fields(e: ValidationError) -> list[dict[str, Any]]:
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None when it exceeds `limit` (the app's client_max_size)."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:  # chunked bodies: aiohttp counts while reading
+        return None
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -84,9 +84,7 @@ async def _handle(request: web.Request, state: AppState, started: float) -> web.
         state.metrics.alerts_received.labels(a.status.value, Severity.of(a.labels).value).inc()
     state.observe_intake(result)
     summary = result.summary()
-    log.info(
-        "webhook",
-        extra={"webhook": name, "groupKey": payload.groupKey, **summary,
-               "ms": round((time.perf_counter() - started) * 1000, 2)},
-    )  # fmt: skip
-    return web.json_response({"status": "ok", **summary})
+    logs.info_line(log, "webhook", webhook=name, groupKey=payload.groupKey, **summary,
+                   ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
+    return web.Response(body=orjson.dumps({"status": "ok", **summary}),
+                        content_type="application/json")  # fmt: skip

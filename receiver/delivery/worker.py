@@ -20,10 +20,10 @@ from redis.exceptions import RedisError, ResponseError
 
 from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
-from receiver.models import Notification
+from receiver.models import Notification, Status
 from receiver.notifiers.base import DeliveryResult, Notifier, Outcome
 from receiver.pipeline.dedup import NotifyRecord
-from receiver.store.keys import OUTBOX_GROUP, Keys
+from receiver.store.keys import DEFAULT_RESOLVED_RETENTION_S, OUTBOX_GROUP, Keys
 
 log = logging.getLogger("receiver.worker")
 # XREADGROUP BLOCK must stay below the client's socket timeout (2 s by default).
@@ -45,7 +45,9 @@ class Worker:
         concurrency: int,
         visibility_timeout_s: float,
         clock: Callable[[], float] = time.time,
+        retention_s: int = DEFAULT_RESOLVED_RETENTION_S,
     ) -> None:
+        self.retention_s = retention_s
         self.redis, self.keys, self.notifiers, self.metrics = redis, keys, notifiers, metrics
         self.policy, self.consumer, self.clock = policy, consumer, clock
         self.visibility_ms = int(visibility_timeout_s * 1000)
@@ -189,7 +191,11 @@ class Worker:
         pipe = self.redis.pipeline(transaction=True)
         if state is not None and state[1]:
             n, data = state
-            pipe.hset(self.keys.delivery(n.alert.fingerprint), n.destination, json.dumps(data))
+            key = self.keys.delivery(n.alert.fingerprint)
+            pipe.hset(key, n.destination, json.dumps(data))
+            if n.alert.status is Status.RESOLVED:
+                # Expire with the resolved alert's record (the key may be new here).
+                pipe.expire(key, self.retention_s)
         if retry is not None:
             pipe.zadd(self.keys.delayed, {retry[0]: retry[1]})
         if dead is not None:

@@ -12,24 +12,29 @@ of one body on any number of replicas still produce one job per destination.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from receiver.models import (
+    ZERO_TIME,
     AlertSnapshot,
     Notification,
     Reason,
     Severity,
     Status,
+    WebhookAlert,
     WebhookPayload,
+    fingerprint,
 )
 from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 from receiver.store import keys as K
+from receiver.store.batch import ScriptBatcher
 from receiver.store.scripts import Scripts
 
 DIGEST_PREFIX = "digest:"
@@ -103,12 +108,37 @@ class IntakeResult:
         }
 
 
-def unique_alerts(payload: WebhookPayload) -> list[AlertSnapshot]:
-    """Snapshots by fingerprint, last one wins (a body may list an alert twice)."""
-    by_fp: dict[str, AlertSnapshot] = {}
+@dataclass(slots=True)
+class Incoming:
+    """One alert of a body as the intake needs it. The full AlertSnapshot (a pydantic
+    model, costly to build) is made only for alerts that produce a notification."""
+
+    fingerprint: str
+    status: Status
+    startsAt: str
+    endsAt: str
+    severity: Severity
+    src: WebhookAlert
+    payload: WebhookPayload
+    _snapshot: AlertSnapshot | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.src.labels
+
+    def snapshot(self) -> AlertSnapshot:
+        if self._snapshot is None:
+            self._snapshot = AlertSnapshot.from_webhook(self.src, self.payload)
+        return self._snapshot
+
+
+def unique_alerts(payload: WebhookPayload) -> list[Incoming]:
+    """The body's alerts by fingerprint, last one wins (a body may list an alert twice)."""
+    by_fp: dict[str, Incoming] = {}
     for a in payload.alerts:
-        snap = AlertSnapshot.from_webhook(a, payload)
-        by_fp[snap.fingerprint] = snap
+        fp = a.fingerprint or fingerprint(a.labels)
+        by_fp[fp] = Incoming(fp, a.status, a.startsAt, a.endsAt or ZERO_TIME,
+                             Severity.of(a.labels), a, payload)  # fmt: skip
     return list(by_fp.values())
 
 
@@ -145,9 +175,10 @@ class Intake:
         self.rates, self.storm = rates, storm
         self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
         self.cache = RecordCache()
+        self.batcher = ScriptBatcher(redis)
 
     def _decide(
-        self, snap: AlertSnapshot, target: Target, raw: str | None, now_ms: int
+        self, snap: Incoming, target: Target, raw: str | None, now_ms: int
     ) -> tuple[Reason, NotifyRecord | None]:
         prev = NotifyRecord.from_json(raw) if raw else None
         is_digest = target.destination.startswith(DIGEST_PREFIX)
@@ -164,7 +195,7 @@ class Intake:
 
     def _plan(
         self,
-        snaps: list[AlertSnapshot],
+        snaps: list[Incoming],
         targets: list[list[Target]],
         records: list[dict[str, str]],
         now_ms: int,
@@ -211,12 +242,12 @@ class Intake:
             "bucket_ttl_ms": K.THROTTLE_IDLE_TTL_MS,
         }
 
-    def _job(self, snap: AlertSnapshot, t: Target, reason: Reason, now_ms: int) -> dict[str, Any]:
+    def _job(self, snap: Incoming, t: Target, reason: Reason, now_ms: int) -> dict[str, Any]:
         n = Notification(
             key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}",
             destination=t.destination,
             reason=reason,
-            alert=snap,
+            alert=snap.snapshot(),
             route=t.route.route_id,
             enqueued_at_ms=now_ms,
             decided_at_ms=now_ms,
@@ -246,10 +277,10 @@ class Intake:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
             req = self._plan(snaps, targets, records, now_ms, result, webhook)
-            raw = await self.scripts.intake(
-                keys=[self.keys.index], args=[self.keys.tag, now_ms, json.dumps(req)]
+            raw = await self.batcher.call(
+                self.scripts.intake, [self.keys.index], [self.keys.tag, now_ms, orjson.dumps(req)]
             )
-            res = json.loads(raw)
+            res = orjson.loads(raw)
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
                     if snap.fingerprint in res["conflict"]:
@@ -264,24 +295,29 @@ class Intake:
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
 
 
-def _state_fields(snap: AlertSnapshot, webhook: str) -> dict[str, str]:
+def _state_fields(a: Incoming, webhook: str) -> dict[str, str]:
     """The state record's descriptive fields (status and times are set by the script).
 
-    `sig` fingerprints the rest, so the script rewrites the record only when it changed.
+    `sig` fingerprints them, so the script rewrites the record only when they changed.
     """
-    fields = {
-        "webhook": webhook,
-        "fingerprint": snap.fingerprint,
-        "labels": json.dumps(snap.labels, sort_keys=True),
-        "annotations": json.dumps(snap.annotations, sort_keys=True),
-        "generatorURL": snap.generatorURL,
-        "receiver": snap.receiver,
-        "groupKey": snap.groupKey,
-        "externalURL": snap.externalURL,
-        "severity": snap.severity.value,
-        "alertname": snap.alertname,
-    }
-    fields["sig"] = hashlib.blake2b(
-        "\x00".join(fields.values()).encode(), digest_size=8
+    p = a.payload
+    annotations = orjson.dumps(a.src.annotations, option=orjson.OPT_SORT_KEYS).decode()
+    sig = hashlib.blake2b(
+        f"{annotations}\0{a.src.generatorURL}\0{p.receiver}\0{p.groupKey}\0{p.externalURL}"
+        f"\0{webhook}".encode(),
+        digest_size=8,
     ).hexdigest()
-    return fields
+    return {
+        "webhook": webhook,
+        "fingerprint": a.fingerprint,
+        # Labels are the alert's identity (its fingerprint): they cannot change unseen.
+        "labels": orjson.dumps(a.src.labels, option=orjson.OPT_SORT_KEYS).decode(),
+        "annotations": annotations,
+        "generatorURL": a.src.generatorURL,
+        "receiver": p.receiver,
+        "groupKey": p.groupKey,
+        "externalURL": p.externalURL,
+        "severity": a.severity.value,
+        "alertname": a.src.labels.get("alertname", ""),
+        "sig": sig,
+    }

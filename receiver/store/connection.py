@@ -9,6 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import (
     MasterNotFoundError,
     Sentinel,
@@ -17,7 +18,6 @@ from redis.asyncio.sentinel import (
 )
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
-from redis.retry import Retry
 
 from receiver.settings import RedisConfig
 
@@ -41,7 +41,9 @@ def _common(cfg: RedisConfig) -> dict[str, Any]:
         "socket_timeout": cfg.socket_timeout,
         "socket_connect_timeout": cfg.connect_timeout,
         # redis-py retries 10 times by default; an intake must fail fast into a 503 that
-        # Alertmanager retries, instead of hanging past its webhook timeout.
+        # Alertmanager retries, instead of hanging past its webhook timeout. It must be
+        # the asyncio Retry: the sync one given to an asyncio client never retries (its
+        # loop only creates the coroutine; the error comes when it is awaited, outside).
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
         "username": cfg.username,
         "password": cfg.password,
@@ -55,8 +57,16 @@ class _MasterConnection(SentinelManagedConnection):
 
     redis-py already does this for a bare READONLY reply; a refusal inside a script (the
     intake is one) or NOREPLICAS would otherwise keep the connection on a demoted or
-    isolated master, answering 503 until sentinel kills its clients.
+    isolated master, answering 503 until sentinel kills its clients. The ConnectionError
+    makes the client retry the command, on a connection to the master sentinel names.
     """
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        # redis-py reconnects a dropped connection here to the address it last had; a
+        # retry after a refused write must ask sentinel where the master is now.
+        if not self.is_connected:
+            await self.connect()  # type: ignore[no-untyped-call]
+        await super().send_packed_command(command, check_health)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:

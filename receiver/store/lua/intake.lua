@@ -69,14 +69,17 @@ for _, a in ipairs(req.alerts) do
     changed_notif = true
   end
   if changed_notif then redis.call('HINCRBY', kn, '_v', 1) end
-  redis.call('ZADD', KEYS[1], 0, a.fp)
-  if redis.call('HGET', ka, 'status') == 'resolved' then
-    -- Resolved records stay readable for the retention, then expire with their history.
-    for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PEXPIRE', k, req.retention_ms) end
-    redis.call('ZADD', P .. ':idx:expiry', now + req.retention_ms, a.fp)
-  else
-    for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PERSIST', k) end
-    redis.call('ZREM', P .. ':idx:expiry', a.fp)
+  -- Index and expiry follow the stored status, so they only move when it was written.
+  if kind == 'new' or kind == 'changed' then
+    redis.call('ZADD', KEYS[1], 0, a.fp)
+    if a.status == 'resolved' then
+      -- Resolved records stay readable for the retention, then expire with their history.
+      for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PEXPIRE', k, req.retention_ms) end
+      redis.call('ZADD', P .. ':idx:expiry', now + req.retention_ms, a.fp)
+    else
+      for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PERSIST', k) end
+      redis.call('ZREM', P .. ':idx:expiry', a.fp)
+    end
   end
 end
 

@@ -245,3 +245,19 @@ async def test_burst_beyond_the_redis_pool_waits_instead_of_failing(
         *[client.post("/webhook", json=body, headers=auth()) for _ in range(64)]
     )
     assert [r.status for r in resps] == [200] * 64
+
+
+async def test_chunked_body_over_limit_is_413(
+    app_client: AppFactory, redis: aioredis.Redis
+) -> None:
+    client = await app_client(webhook={"max_body_bytes": 64 * 1024})
+
+    async def chunks() -> Any:
+        for _ in range(20):  # 20 x 8 KiB, no Content-Length
+            yield b" " * 8192
+
+    resp = await client.post("/webhook", data=chunks(),
+                             headers={**auth(), "Content-Type": "application/json"})  # fmt: skip
+    assert resp.status == 413
+    assert (await resp.json())["error"] == "body_too_large"
+    assert await state_snapshot(redis) == {}
