@@ -216,6 +216,7 @@ class Intake:
                     by_route.setdefault(t.route.route_id, []).append(
                         self._job(snap, t, reason, now_ms)
                     )
+            doc, sig = _state_doc(snap, webhook)
             alerts.append(
                 {
                     "fp": snap.fingerprint,
@@ -223,7 +224,8 @@ class Intake:
                     "status": snap.status.value,
                     "startsAt": snap.startsAt,
                     "endsAt": snap.endsAt,
-                    "fields": _state_fields(snap, webhook),
+                    "doc": doc.decode(),
+                    "sig": sig,
                     "notif": notif,
                 }
             )
@@ -295,29 +297,22 @@ class Intake:
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
 
 
-def _state_fields(a: Incoming, webhook: str) -> dict[str, str]:
-    """The state record's descriptive fields (status and times are set by the script).
+def _state_doc(a: Incoming, webhook: str) -> tuple[bytes, str]:
+    """The state record's descriptive fields as one JSON document, and its signature.
 
-    `sig` fingerprints them, so the script rewrites the record only when they changed.
+    Status and times are separate hash fields (the script compares them); `sig` lets the
+    script rewrite the document only when it changed. Labels are the alert's identity
+    (its fingerprint), so they cannot change unseen.
     """
     p = a.payload
-    annotations = orjson.dumps(a.src.annotations, option=orjson.OPT_SORT_KEYS).decode()
-    sig = hashlib.blake2b(
-        f"{annotations}\0{a.src.generatorURL}\0{p.receiver}\0{p.groupKey}\0{p.externalURL}"
-        f"\0{webhook}".encode(),
-        digest_size=8,
-    ).hexdigest()
-    return {
-        "webhook": webhook,
-        "fingerprint": a.fingerprint,
-        # Labels are the alert's identity (its fingerprint): they cannot change unseen.
-        "labels": orjson.dumps(a.src.labels, option=orjson.OPT_SORT_KEYS).decode(),
-        "annotations": annotations,
-        "generatorURL": a.src.generatorURL,
-        "receiver": p.receiver,
-        "groupKey": p.groupKey,
-        "externalURL": p.externalURL,
-        "severity": a.severity.value,
-        "alertname": a.src.labels.get("alertname", ""),
-        "sig": sig,
-    }
+    doc = orjson.dumps(
+        {
+            "fingerprint": a.fingerprint, "labels": a.src.labels,
+            "annotations": a.src.annotations, "generatorURL": a.src.generatorURL,
+            "receiver": p.receiver, "groupKey": p.groupKey, "externalURL": p.externalURL,
+            "webhook": webhook, "severity": a.severity.value,
+            "alertname": a.src.labels.get("alertname", ""),
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )  # fmt: skip
+    return doc, hashlib.blake2b(doc, digest_size=8).hexdigest()

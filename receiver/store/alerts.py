@@ -8,8 +8,7 @@ from typing import Any
 
 from receiver.store.keys import Keys
 
-# Fields of the state hash that hold JSON or integers, decoded for API answers.
-_JSON_FIELDS = ("labels", "annotations")
+# Fields of the state hash that hold integers, decoded for API answers.
 _INT_FIELDS = ("first_received", "last_received", "receive_count")
 _PAGE_SCAN = 200
 
@@ -32,9 +31,9 @@ class AlertFilter:
 
 
 def decode_record(raw: dict[str, str], history: list[str] | None = None) -> dict[str, Any]:
-    rec: dict[str, Any] = dict(raw)
-    for f in _JSON_FIELDS:
-        rec[f] = json.loads(raw.get(f) or "{}")
+    """The API view of a state hash: `doc` (descriptive fields, one JSON) spread out."""
+    rec: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("doc", "sig")}
+    rec.update(json.loads(raw.get("doc") or "{}"))
     for f in _INT_FIELDS:
         if f in raw:
             rec[f] = int(raw[f])

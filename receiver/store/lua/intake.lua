@@ -4,7 +4,8 @@
 --          (every key below carries the same hash tag, ARGV[1]).
 -- ARGV[1]  key tag, e.g. "{ar}"          ARGV[2]  now (ms)
 -- ARGV[3]  request JSON built by receiver/pipeline/intake.py:
---   alerts: [{fp, v, status, startsAt, endsAt, fields: {name: value}, notif: {dest: record}}]
+--   alerts: [{fp, v, status, startsAt, endsAt, doc, sig, notif: {dest: record}}]
+--     doc: the descriptive fields as one JSON string; sig: its signature
 --   routed: [{route, fp, storm: [threshold, window_ms] | false,
 --             jobs: [{dest, mode, rate: [interval_ms, burst] | false, job}]}]
 --     mode: "send" (throttled, delayed when over), "soft" (over limit → digest if `digest`,
@@ -42,7 +43,7 @@ for _, a in ipairs(req.alerts) do
     kind = 'stale'
   elseif cur[1] ~= a.status or cur[2] ~= a.startsAt or cur[3] ~= a.endsAt then
     kind = 'changed'
-  elseif cur[4] ~= a.fields.sig then
+  elseif cur[4] ~= a.sig then
     kind = 'changed'  -- same state, new content (annotations, generatorURL, receiver)
   else
     kind = 'unchanged'
@@ -50,10 +51,8 @@ for _, a in ipairs(req.alerts) do
   kinds[kind] = kinds[kind] + 1
   -- An unchanged alert (repeats, HA copies) only bumps its counters: less AOF to write.
   if kind == 'new' or kind == 'changed' then
-    local f = {}
-    for name, value in pairs(a.fields) do f[#f + 1] = name; f[#f + 1] = value end
     redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,
-      unpack(f))
+      'doc', a.doc, 'sig', a.sig)
     redis.call('HSETNX', ka, 'first_received', now)
     if kind == 'new' or cur[1] ~= a.status or cur[2] ~= a.startsAt then
       redis.call('LPUSH', kh, cjson.encode({at = now, status = a.status,
