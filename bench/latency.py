@@ -63,10 +63,11 @@ async def run(rate: float, duration: float) -> int:
                                 "api_url": slack.api_url, "rate": "none"}},
         "route": {"receivers": ["slack"]},
     }))  # fmt: skip
+    log = (tmp / "receiver.log").open("wb")  # noqa: ASYNC230 - once, before any load
     proc = await asyncio.create_subprocess_exec(
         str(ROOT / ".venv" / "bin" / "alert-receiver"), "serve", "--config", str(cfg),
         "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp / "data"),
-        stdout=asyncio.subprocess.DEVNULL, stderr=open(tmp / "receiver.log", "wb"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     accepted: dict[str, float] = {}
@@ -104,6 +105,7 @@ async def run(rate: float, duration: float) -> int:
         proc.terminate()
         await proc.wait()
         await slack.stop()
+        log.close()
     delivered: dict[str, float] = {}
     for req in slack.calls("chat.postMessage"):
         text = str(req.body)
