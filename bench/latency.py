@@ -63,7 +63,7 @@ async def run(rate: float, duration: float) -> int:
                                 "api_url": slack.api_url, "rate": "none"}},
         "route": {"receivers": ["slack"]},
     }))  # fmt: skip
-    log = (tmp / "receiver.log").open("wb")  # noqa: ASYNC230 - once, before any load
+    log = (tmp / "receiver.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         str(ROOT / ".venv" / "bin" / "alert-receiver"), "serve", "--config", str(cfg),
         "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp / "data"),
