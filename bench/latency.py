@@ -120,9 +120,12 @@ async def run(rate: float, duration: float) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"latency posted->delivered to local Slack at {rate:.0f} alerts/s for {duration:.0f}s: "
-          f"p50 {pct(lat, 0.5):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms, "
-          f"mean {statistics.mean(lat):.1f} ms; {len(delivered)}/{len(accepted)} delivered")  # fmt: skip
+    p50, p99, mean = pct(lat, 0.5), pct(lat, 0.99), statistics.mean(lat)
+    print(
+        f"latency posted->delivered to local Slack at {rate:.0f} alerts/s for {duration:.0f}s: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(lat):.1f} ms, mean {mean:.1f} ms; "
+        f"{len(delivered)}/{len(accepted)} delivered"
+    )
     print(f"  target p99 < 100 ms: {'ok' if pct(lat, 0.99) < 100 else 'MISS'}; lost: {lost}")
     return 0 if lost == 0 else 1
 
