@@ -67,6 +67,13 @@ class Metrics:
             buckets=_DELIVERY_BUCKETS,
             registry=r,
         )
+        self.attempts = Histogram(
+            p + "delivery_attempts",
+            "Attempts a delivery took, observed when it ends (delivered or dead-lettered).",
+            ["destination", "result"],
+            buckets=(1, 2, 3, 5, 8, 13, 21, 34),
+            registry=r,
+        )
         self.retries_scheduled = Counter(
             p + "retries_scheduled_total", "Deliveries rescheduled.", ["destination"], registry=r
         )

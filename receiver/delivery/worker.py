@@ -141,6 +141,7 @@ class Worker:
             if step is Next.DONE:
                 await self._finish(entry_id, state=(n, result.state))
                 self.metrics.delivery_latency.labels(n.destination).observe(max(0.0, age_s))
+                self.metrics.attempts.labels(n.destination, "delivered").observe(attempt)
                 if refused := result.state.get("refused"):
                     # Delivered to the others: not a failure, but someone was not told.
                     self.metrics.recipients_refused.labels(n.destination).inc(
@@ -156,6 +157,7 @@ class Worker:
             else:
                 await self._finish(entry_id, dead=(raw, result.detail, result.outcome.value))
                 self.metrics.dead_lettered.labels(n.destination, result.outcome.value).inc()
+                self.metrics.attempts.labels(n.destination, "dead").observe(attempt)
                 log.error("delivery dead-lettered", extra=_ctx(n, result, attempt, 0))
         except (RedisError, OSError) as e:
             # Not acknowledged: XAUTOCLAIM hands the job out again after the timeout.

@@ -124,6 +124,8 @@ async def test_pagerduty_500s_then_202_triggers_once_and_latency_shows(
     assert metric(text, "alert_receiver_deliveries_total", destination="pd",
                   outcome="server_error") == 3  # fmt: skip
     assert metric(text, "alert_receiver_retries_scheduled_total", destination="pd") == 3
+    assert metric(text, "alert_receiver_delivery_attempts_sum", destination="pd",
+                  result="delivered") == 4  # fmt: skip
     # Three backoffs of at least 0.1, 0.2, 0.4 s (half of each step) passed before it went.
     assert metric(text, "alert_receiver_delivery_latency_seconds_sum", destination="pd") >= 0.7
 
