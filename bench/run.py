@@ -33,6 +33,8 @@ from typing import IO, Any
 
 import httpx
 
+from receiver.models import fingerprint
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 ROTATE_LUA = BENCH / "wrk" / "rotate.lua"
@@ -54,17 +56,6 @@ CEILINGS = (  # key, label, path on bench/ceiling.py
 
 # ---------------------------------------------------------------------------------------
 # bodies
-
-
-def fingerprint(labels: dict[str, str]) -> str:
-    """Alertmanager's fingerprint: FNV-1a 64 over sorted names/values, 0xff separated."""
-    h = 14695981039346656037
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode():
-                h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-            h = ((h ^ 0xFF) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
 
 
 def rfc3339_ns(t: datetime, rng: random.Random) -> str:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
@@ -21,6 +22,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from receiver.app import create_app
 from receiver.settings import Settings
 from receiver.store.embedded import find_redis_server
+from tests.servers.pagerduty import FakePagerDuty
+from tests.servers.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "alertmanager"
@@ -121,6 +124,30 @@ async def app_client(redis: aioredis.Redis, redis_server: RedisServer) -> AsyncI
     yield factory
     for c in clients:
         await c.close()
+
+
+@pytest.fixture
+async def pd() -> AsyncIterator[FakePagerDuty]:
+    """A local PagerDuty Events API v2 that validates like the real one."""
+    server = FakePagerDuty()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A local Slack Web API / incoming-webhook server that answers like Slack."""
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 def auth() -> dict[str, str]:

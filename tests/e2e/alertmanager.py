@@ -94,19 +94,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def labels_fingerprint(labels: dict[str, str]) -> str:
-    """Alertmanager's alert fingerprint: FNV-1a 64 over sorted label names and values,
-    each followed by a 0xff separator (prometheus/common model.LabelSet.Fingerprint),
-    printed as 16 hex digits -- the ``fingerprint`` field of webhook bodies."""
-    h = 14695981039346656037
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode():
-                h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-            h = ((h ^ 0xFF) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
-
-
 def make_alert(
     labels: dict[str, str],
     annotations: dict[str, str] | None = None,

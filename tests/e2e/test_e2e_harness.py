@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from receiver.models import fingerprint
 from tests.e2e.alertmanager import (
     Alertmanager,
-    labels_fingerprint,
     make_alert,
     now_utc,
     require_alertmanager,
@@ -91,7 +91,7 @@ def test_fingerprint_matches_fixture() -> None:
         "service": "api",
         "severity": "critical",
     }
-    assert labels_fingerprint(labels) == "0f3ef813eb86bd39"
+    assert fingerprint(labels) == "0f3ef813eb86bd39"
 
 
 async def test_real_alertmanager_posts_firing_then_resolved(
@@ -113,7 +113,7 @@ async def test_real_alertmanager_posts_firing_then_resolved(
         )
         for i in (1, 2)
     ]
-    expected = {labels_fingerprint(a["labels"]) for a in alerts}
+    expected = {fingerprint(a["labels"]) for a in alerts}
 
     async with Alertmanager(recorder.url, token=TOKEN, binary=binary, workdir=tmp_path) as am:
         await am.post_alerts(alerts)

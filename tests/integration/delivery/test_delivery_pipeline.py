@@ -25,22 +25,6 @@ FAST = {"backoff_base": "200ms", "backoff_max": "1s", "visibility_timeout": "5s"
 
 
 @pytest.fixture
-async def pd() -> AsyncIterator[FakePagerDuty]:
-    server = FakePagerDuty()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SMTPServer]:
     server = SMTPServer().start()
     yield server

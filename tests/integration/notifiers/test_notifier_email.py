@@ -29,12 +29,6 @@ def smtp() -> Iterator[SMTPServer]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def notifiers() -> AsyncIterator[list[EmailNotifier]]:
     made: list[EmailNotifier] = []
     yield made

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,6 @@ from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.pagerduty import FakePagerDuty
 
 KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters
-
-
-@pytest.fixture
-async def pd() -> AsyncIterator[FakePagerDuty]:
-    server = FakePagerDuty()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make(pd: FakePagerDuty, session: aiohttp.ClientSession, **cfg: Any) -> PagerDutyNotifier:

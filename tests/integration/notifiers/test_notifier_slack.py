@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,20 +16,6 @@ from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.slack import FakeSlack
 
 TOKEN = "xoxb-test-token"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make(slack: FakeSlack, session: aiohttp.ClientSession, **cfg: Any) -> SlackNotifier:

@@ -64,12 +64,6 @@ async def target() -> AsyncIterator[Target]:
     await t.stop()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def make(target: Target, session: aiohttp.ClientSession, **cfg: Any) -> WebhookNotifier:
     config = WebhookConfig.model_validate({"type": "webhook", "url": target.url, **cfg})
     return WebhookNotifier("hook", config, session, Renderer())
