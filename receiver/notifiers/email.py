@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
@@ -44,6 +45,8 @@ class EmailConfig(ChannelBase):
     port: int | None = Field(None, ge=1, le=65535)  # default by tls: 587 / 465 / 25
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     validate_certs: bool = True
+    # PEM CA bundle to verify the server against INSTEAD of the system store (internal relays)
+    ca_file: Path | None = None
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = None
@@ -106,8 +109,40 @@ def message_ids(n: Notification, domain: str) -> tuple[str, str | None]:
     return firing, None
 
 
+def client_tls_context(cfg: EmailConfig) -> ssl.SSLContext | None:
+    """The client context when `ca_file` is set; None leaves it to aiosmtplib (system CAs)."""
+    if cfg.tls == "none" or cfg.ca_file is None:
+        return None
+    ctx = ssl.create_default_context(cafile=str(cfg.ca_file))
+    if not cfg.validate_certs:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _cert_error(e: BaseException) -> ssl.SSLCertVerificationError | None:
+    """aiosmtplib wraps a failed implicit-TLS handshake in SMTPConnectError; STARTTLS raises
+    the ssl error itself."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def classify_smtp(e: BaseException) -> DeliveryResult:
-    """SMTP 4xx and connection trouble are retryable; 5xx are final (RFC 5321 §4.2.1)."""
+    """SMTP 4xx and connection trouble are retryable; 5xx are final (RFC 5321 §4.2.1).
+
+    An untrusted server certificate is a configuration problem (trust its CA with `ca_file`),
+    and so is a server that lacks what the config requires (STARTTLS, AUTH): aiosmtplib raises
+    the bare SMTPException for those. Neither is retried, and never falls back to plaintext.
+    """
+    if (cert := _cert_error(e)) is not None:
+        why = cert.verify_message or str(cert)
+        return invalid_config(f"email: TLS certificate of the server not accepted: {why}")
     if isinstance(e, aiosmtplib.SMTPRecipientsRefused):
         detail = "email: every recipient refused: " + "; ".join(
             f"{r.recipient} ({r.code} {r.message})" for r in e.recipients
@@ -115,7 +150,9 @@ def classify_smtp(e: BaseException) -> DeliveryResult:
         if any(400 <= r.code < 500 for r in e.recipients):
             return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
         return client_error(detail)
-    if isinstance(e, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPNotSupported):
+    if isinstance(e, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPNotSupported) or (
+        type(e) is aiosmtplib.SMTPException
+    ):
         return invalid_config(f"email: {type(e).__name__}: {e}")
     if isinstance(e, aiosmtplib.SMTPResponseException):
         detail = f"email: {type(e).__name__}: {e.code} {e.message}"
@@ -139,6 +176,11 @@ class EmailNotifier:
         self.cfg = cfg
         self._renderer = renderer
         self._password, self._config_error = load_secret(cfg.password, cfg.password_file)
+        self._tls_context: ssl.SSLContext | None = None
+        try:
+            self._tls_context = client_tls_context(cfg)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            self._config_error = self._config_error or f"cannot load ca_file {cfg.ca_file}: {e}"
         self._sender = parseaddr(cfg.from_)[1]
         self._rcpts = [addr for _, addr in getaddresses(cfg.to)]
         self._domain = (
@@ -218,6 +260,7 @@ class EmailNotifier:
             use_tls=self.cfg.tls == "implicit",
             start_tls=self.cfg.tls == "starttls",
             validate_certs=self.cfg.validate_certs,
+            tls_context=self._tls_context,
             username=self.cfg.username,
             password=self._password if self.cfg.username else None,
             local_hostname=self.cfg.hello,
