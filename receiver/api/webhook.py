@@ -81,6 +81,13 @@ async def _handle(request: web.Request, state: AppState, started: float) -> web.
         state.metrics.redis_errors.labels("intake").inc()
         log.error("webhook not recorded, answering 503", extra={"webhook": name, "error": repr(e)})
         return error(503, "unavailable", "state store unavailable; retry", retry=True)
+    except Exception as e:
+        # A fault inside a client library (seen with redis-py's cluster client under a cold
+        # burst) must still be a retryable 503 for Alertmanager, and loud in our logs.
+        state.metrics.redis_errors.labels("intake").inc()
+        log.exception("webhook not recorded (unexpected), answering 503",
+                      extra={"webhook": name, "error": repr(e)})  # fmt: skip
+        return error(503, "unavailable", "state store unavailable; retry", retry=True)
     # One increment per label set, not per alert: labels() lookups add up on big bodies.
     for (status, severity), n in Counter(
         (a.status.value, Severity.of(a.labels).value) for a in payload.alerts

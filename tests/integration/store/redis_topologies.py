@@ -8,6 +8,7 @@ wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import shutil
 import signal
@@ -145,34 +146,40 @@ def _server_args(port: int, workdir: Path) -> list[str]:
 
 
 class SentinelSetup:
-    """A master, one replica of it and one sentinel watching them (quorum 1).
+    """A master, `replicas` replicas of it and one sentinel watching them (quorum 1).
 
     `down-after-milliseconds` is short so a killed master is replaced within seconds.
+    `extra` is given to every data node (e.g. `--min-replicas-to-write 1`).
     """
 
     MASTER_NAME = "mymaster"
+    # Also the pause sentinel keeps between two failovers of one master (twice this).
+    FAILOVER_TIMEOUT_MS = 2000
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, replicas: int = 2, extra: Sequence[str] = ()) -> None:
         self.workdir = workdir
-        mport, rport, self.sport = free_port(), free_port(), free_port()
-        self.master = Node(workdir / "a", mport, _server_args(mport, workdir / "a"))
-        self.replica = Node(
-            workdir / "b",
-            rport,
-            [*_server_args(rport, workdir / "b"), "--replicaof", "127.0.0.1", str(mport)],
-        )
+        mport, self.sport = free_port(), free_port()
+        self.master = Node(workdir / "m", mport, [*_server_args(mport, workdir / "m"), *extra])
+        self.replicas = []
+        for i in range(replicas):
+            port, d = free_port(), workdir / f"r{i}"
+            self.replicas.append(Node(d, port, [
+                *_server_args(port, d), *extra, "--replicaof", "127.0.0.1", str(mport),
+            ]))  # fmt: skip
         self.sentinel_conf = workdir / "s" / "sentinel.conf"
         self.sentinel = Node(workdir / "s", self.sport, [str(self.sentinel_conf), "--sentinel"])
 
     @property
     def nodes(self) -> list[Node]:
-        return [self.master, self.replica]
+        return [self.master, *self.replicas]
 
     def start(self) -> None:
         try:
-            self.master.start()
-            self.replica.start()
-            wait_until(self._replica_in_sync, START_TIMEOUT_S, "replica linked to its master")
+            for n in self.nodes:
+                n.start()
+            for r in self.replicas:
+                wait_until(functools.partial(self.follows, r, self.master), START_TIMEOUT_S,
+                           f"{r.addr} replicating {self.master.addr}")  # fmt: skip
             self.sentinel_conf.parent.mkdir(parents=True, exist_ok=True)
             name, mport = self.MASTER_NAME, self.master.port
             # Sentinel rewrites its config file (it must be writable).
@@ -180,46 +187,80 @@ class SentinelSetup:
                 f"port {self.sport}\nbind 127.0.0.1\ndir {self.sentinel_conf.parent}\n"
                 f"sentinel monitor {name} 127.0.0.1 {mport} 1\n"
                 f"sentinel down-after-milliseconds {name} 1000\n"
-                f"sentinel failover-timeout {name} 5000\n"
-                f"sentinel parallel-syncs {name} 1\n"
+                f"sentinel failover-timeout {name} {self.FAILOVER_TIMEOUT_MS}\n"
+                f"sentinel parallel-syncs {name} 2\n"
             )
             self.sentinel.start()
-            wait_until(self._sentinel_sees_replica, START_TIMEOUT_S, "sentinel found replica")
+            wait_until(self._sentinel_sees_replicas, START_TIMEOUT_S, "sentinel found replicas")
         except BaseException:
             self.stop()
             raise
 
-    def _replica_in_sync(self) -> bool:
-        with self.replica.client() as c:
+    @staticmethod
+    def follows(replica: Node, master: Node) -> bool:
+        """`replica` replicates `master` and its link is up."""
+        with replica.client() as c:
             info = c.info("replication")
-        return info.get("master_link_status") == "up"
+        return (
+            info.get("role") == "slave"
+            and int(info.get("master_port", 0)) == master.port
+            and info.get("master_link_status") == "up"
+        )
 
-    def _sentinel_sees_replica(self) -> bool:
+    def _sentinel_sees_replicas(self) -> bool:
         with self.sentinel.client() as s:
-            replicas = s.sentinel_slaves(self.MASTER_NAME)
-        return any(int(r["port"]) == self.replica.port for r in replicas)
+            seen = {int(r["port"]) for r in s.sentinel_slaves(self.MASTER_NAME)}
+        return {r.port for r in self.replicas} <= seen
 
     def master_addr(self) -> tuple[str, int]:
         with self.sentinel.client() as s:
             host, port = s.sentinel_get_master_addr_by_name(self.MASTER_NAME)
         return str(host), int(port)
 
-    def node_at(self, port: int) -> Node:
-        return next(n for n in self.nodes if n.port == port)
+    def failover(self, timeout: float = 10) -> None:
+        """`SENTINEL FAILOVER`, retried while sentinel has no replica it trusts yet
+        (NOGOODSLAVE right after start: it has not refreshed the replicas' INFO)."""
 
-    def wait_master_is(self, node: Node, timeout: float) -> None:
-        """Sentinel names `node` as master and `node` itself says it is a master."""
+        def ask() -> bool:
+            with self.sentinel.client() as s:
+                try:
+                    return bool(s.execute_command("SENTINEL FAILOVER", self.MASTER_NAME))
+                except sync_redis.ResponseError as e:
+                    if "NOGOODSLAVE" in str(e):
+                        return False
+                    raise
 
-        def promoted() -> bool:
-            if self.master_addr()[1] != node.port:
-                return False
+        wait_until(ask, timeout, "sentinel accepting SENTINEL FAILOVER", interval=0.2)
+
+    def wait_new_master(self, old: Node, timeout: float) -> Node:
+        """The node sentinel promotes in place of `old`, once it also says it is master."""
+
+        def promoted() -> Node | None:
+            port = self.master_addr()[1]
+            if port == old.port:
+                return None
+            node = next(n for n in self.nodes if n.port == port)
             with node.client() as c:
-                return c.info("replication").get("role") == "master"
+                return node if c.info("replication").get("role") == "master" else None
 
-        wait_until(promoted, timeout, f"sentinel promoting {node.addr}", interval=0.1)
+        found: Node = wait_until(promoted, timeout, f"sentinel replacing {old.addr}", 0.1)
+        return found
+
+    def wait_failover_end(self, master: Node, timeout: float) -> None:
+        """Sentinel has finished the failover to `master` (+switch-master): a new one can
+        only start after that (and FAILOVER_TIMEOUT_MS * 2 after this one started)."""
+
+        def ended() -> bool:
+            with self.sentinel.client() as s:
+                state = s.sentinel_master(self.MASTER_NAME)
+            return int(state["port"]) == master.port and "failover_in_progress" not in str(
+                state.get("flags")
+            )
+
+        wait_until(ended, timeout, f"sentinel ending the failover to {master.addr}", 0.1)
 
     def stop(self) -> None:
-        for n in (self.sentinel, self.replica, self.master):
+        for n in (self.sentinel, *self.replicas, self.master):
             n.stop()
 
 
