@@ -23,6 +23,7 @@ from receiver.app import create_app
 from receiver.settings import Settings
 from receiver.store.embedded import find_redis_server
 from tests.servers.pagerduty import FakePagerDuty
+from tests.servers.recorder import Recorder
 from tests.servers.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +140,15 @@ async def pd() -> AsyncIterator[FakePagerDuty]:
 async def slack() -> AsyncIterator[FakeSlack]:
     """A local Slack Web API / incoming-webhook server that answers like Slack."""
     server = FakeSlack()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def recorder() -> AsyncIterator[Recorder]:
+    """A local webhook destination that records every notification body it gets."""
+    server = Recorder()
     await server.start()
     yield server
     await server.stop()

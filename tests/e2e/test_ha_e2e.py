@@ -8,37 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 import yaml
-from aiohttp import web
 
 from receiver.models import fingerprint
 from tests.conftest import TOKEN, RedisServer, Serve, free_port
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
+from tests.servers.recorder import Recorder
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def destination() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    got: list[dict[str, Any]] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append({"path": request.path, **(await request.json())})
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/{name}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", got
-    await runner.cleanup()
 
 
 async def _until(pred: Any, limit_s: float = 40) -> None:
@@ -52,10 +34,10 @@ async def _until(pred: Any, limit_s: float = 40) -> None:
 
 async def test_ha_pair_notifies_each_destination_once(
     redis: aioredis.Redis, redis_server: RedisServer, tmp_path: Path,
-    destination: tuple[str, list[dict[str, Any]]],
+    recorder: Recorder,
 ) -> None:  # fmt: skip
     require_alertmanager()
-    base, got = destination
+    base, got = recorder.base_url, recorder.got
     cfg = tmp_path / "ha.yml"
     cfg.write_text(yaml.safe_dump({
         "auth": {"bearer_tokens": [TOKEN]},

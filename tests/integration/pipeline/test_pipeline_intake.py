@@ -6,13 +6,10 @@ import asyncio
 import itertools
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from receiver.delivery.policy import RetryPolicy
 from receiver.delivery.scheduler import Scheduler
@@ -25,6 +22,7 @@ from receiver.render import Renderer
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 from tests.conftest import AppFactory, auth, fixture_body
+from tests.servers.recorder import Recorder
 
 K = Keys("ar")
 
@@ -164,29 +162,10 @@ def _metric(text: str, dest: str, action: str) -> int:
     return 0
 
 
-@pytest.fixture
-async def recorder() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    got: list[dict[str, Any]] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append(await request.json())
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/hook", got
-    await runner.cleanup()
-
-
 async def test_criticals_are_delayed_in_order_and_all_delivered(
-    app_client: AppFactory, redis: aioredis.Redis, recorder: tuple[str, list[dict[str, Any]]]
+    app_client: AppFactory, redis: aioredis.Redis, recorder: Recorder
 ) -> None:
-    url, got = recorder
+    url, got = recorder.url(), recorder.got
     clock = Clock()
     client = await app_client(clock=clock, receivers=receivers(rate="1/s", burst=1),
                               route={"receivers": ["chat"]},

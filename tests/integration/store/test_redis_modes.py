@@ -14,22 +14,19 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as sync_redis
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from receiver.api.state import STATE
-from receiver.app import create_app
-from receiver.settings import Settings
 from receiver.store import connection
 from receiver.store.connection import MASTER_CHECK_S
 from receiver.store.keys import OUTBOX_GROUP, Keys
-from tests.conftest import TOKEN, auth, fixture_body
+from tests.conftest import AppFactory, auth, fixture_body
 from tests.integration.store.redis_topologies import (
     ClusterSetup,
     Node,
@@ -38,6 +35,7 @@ from tests.integration.store.redis_topologies import (
     tls_support,
     wait_until,
 )
+from tests.servers.recorder import Recorder
 
 K = Keys("ar")
 FIRING = fixture_body("critical-group-firing")  # 0f3e… and 1d3f…, both critical, firing
@@ -67,47 +65,17 @@ def cluster_setup(tmp_path: Path) -> Iterator[ClusterSetup]:
 
 
 @pytest.fixture
-async def recorder() -> AsyncIterator[tuple[str, Got]]:
-    """A local webhook destination that records every notification body it gets."""
-    got: Got = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append(await request.json())
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/hook", got
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
+def serve(app_client: AppFactory) -> Serve:
     """`await serve(redis_cfg, run_workers=..., **settings)` → a TestClient on a real socket."""
-    clients: list[TestClient[Any, Any]] = []
 
     async def factory(redis_cfg: dict[str, Any], run_workers: bool = False,
                       **overrides: Any) -> TestClient[Any, Any]:  # fmt: skip
-        data: dict[str, Any] = {
-            "auth": {"bearer_tokens": [TOKEN]},
-            "redis": redis_cfg,
-            "receivers": {"log": {"type": "log", "rate": "none"}},
-            "route": {"receivers": ["log"]},
-            "workers": {"concurrency": 4, "visibility_timeout": "30s"},
-        } | overrides
-        app = create_app(Settings.model_validate(data), run_workers=run_workers)
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
+        workers = {"concurrency": 4, "visibility_timeout": "30s"}
+        settings = {"redis": redis_cfg, "workers": workers} | overrides
+        client: TestClient[Any, Any] = await app_client(run_workers=run_workers, **settings)
         return client
 
-    yield factory
-    for c in clients:
-        await c.close()
+    return factory
 
 
 def hook_settings(url: str, rate: str = "none", burst: int = 1) -> dict[str, Any]:
@@ -223,11 +191,11 @@ async def drained_and_replicated(master: Node, replicas: int, what: str) -> None
 
 
 async def test_sentinel_intake_survives_switchover_and_master_crash(
-    sentinel_setup: SentinelSetup, serve: Serve, recorder: tuple[str, Got]
+    sentinel_setup: SentinelSetup, serve: Serve, recorder: Recorder
 ) -> None:
     s = sentinel_setup
     old = s.master
-    url, got = recorder
+    url, got = recorder.url(), recorder.got
     client = await serve(sentinel_cfg(s), run_workers=True, **hook_settings(url))
     health = await (await client.get("/health")).json()
     assert health["redis"]["mode"] == "sentinel" and health["status"] == "ok", health
@@ -355,10 +323,10 @@ def test_refused_write_errors(message: str, refused: bool) -> None:
 
 
 async def test_cluster_intake_delivery_scheduler_and_one_slot(
-    cluster_setup: ClusterSetup, serve: Serve, recorder: tuple[str, Got]
+    cluster_setup: ClusterSetup, serve: Serve, recorder: Recorder
 ) -> None:
     c = cluster_setup
-    url, got = recorder
+    url, got = recorder.url(), recorder.got
     # 1/s burst 1: the second critical of a body waits on the delayed set, so the
     # scheduler's scripts (due.lua) run on the cluster too.
     client = await serve({"url": c.url, "cluster": True}, run_workers=True,
