@@ -116,7 +116,7 @@ def create_app(
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if run_workers:
-            keys = Keys(settings.redis.key_prefix)
+            keys = state.intake.keys
             w = settings.workers
             worker = Worker(
                 state.redis, keys, notifiers, state.metrics,
@@ -124,7 +124,7 @@ def create_app(
                 f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
                 clock, int(settings.state.resolved_retention),
             )  # fmt: skip
-            sched = Scheduler(state.redis, Scripts.register(state.redis), keys, state.metrics,
+            sched = Scheduler(state.redis, state.intake.scripts, keys, state.metrics,
                               clock)  # fmt: skip
             tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(sched.run(stop))]
             state.components.update(workers="ok", scheduler="ok")
