@@ -198,13 +198,13 @@ class Intake:
         snaps: list[Incoming],
         targets: list[list[Target]],
         records: list[dict[str, str]],
+        docs: list[tuple[bytes, str]],
         now_ms: int,
         result: IntakeResult,
-        webhook: str,
     ) -> dict[str, Any]:
         alerts, routed = [], []
         result.decisions.clear()
-        for snap, tgts, rec in zip(snaps, targets, records, strict=True):
+        for snap, tgts, rec, (doc, sig) in zip(snaps, targets, records, docs, strict=True):
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
@@ -216,7 +216,6 @@ class Intake:
                     by_route.setdefault(t.route.route_id, []).append(
                         self._job(snap, t, reason, now_ms)
                     )
-            doc, sig = _state_doc(snap, webhook)
             alerts.append(
                 {
                     "fp": snap.fingerprint,
@@ -276,9 +275,10 @@ class Intake:
             return result
         targets = [targets_for(self.tree, s.labels, self.known) for s in snaps]
         records = [self.cache.get(s.fingerprint) for s in snaps]
+        docs = [_state_doc(s, webhook) for s in snaps]  # independent of the records
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
-            req = self._plan(snaps, targets, records, now_ms, result, webhook)
+            req = self._plan(snaps, targets, records, docs, now_ms, result)
             raw = await self.batcher.call(
                 self.scripts.intake, [self.keys.index], [self.keys.tag, now_ms, orjson.dumps(req)]
             )
