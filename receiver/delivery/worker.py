@@ -55,6 +55,7 @@ class Worker:
         self.concurrency = concurrency
         self.rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[str] = set()  # outbox entry ids being processed here
 
     async def ensure_group(self) -> None:
         try:
@@ -100,20 +101,24 @@ class Worker:
         )  # fmt: skip
         # Redis 6.2 answers [next, entries]; 7.0 adds a third element (deleted ids).
         for entry_id, fields in reply[1]:
-            if fields:
+            # A send of ours slower than the timeout is still running: not a second copy.
+            if fields and entry_id not in self._inflight:
                 log.info("worker: reclaimed job", extra={"entry": entry_id})
                 self._spawn(entry_id, fields)
 
     def _spawn(self, entry_id: str, fields: dict[str, str]) -> None:
+        self._inflight.add(entry_id)
         task = asyncio.create_task(self._process(entry_id, fields.get("job", "")))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._inflight.discard(entry_id))
 
     async def _process(self, entry_id: str, raw: str) -> None:
         try:
             n = Notification.from_json(raw)
         except ValueError as e:
-            await self._finish(entry_id, dead=(raw, f"undecodable job: {e}", "invalid_job"))
+            with contextlib.suppress(RedisError, OSError):  # else reclaimed and tried again
+                await self._finish(entry_id, dead=(raw, f"undecodable job: {e}", "invalid_job"))
             return
         notifier = self.notifiers.get(n.destination)
         try:

@@ -251,3 +251,38 @@ async def test_retried_trigger_after_its_resolve_is_superseded(
     assert "open" not in pd.incidents.values()
     text = await (await client.get("/metrics")).text()
     assert metric(text, "alert_receiver_superseded_total", destination="pd") == 1
+
+
+async def test_send_slower_than_visibility_timeout_is_not_sent_twice(
+    app_client: AppFactory,
+) -> None:
+    """The worker's own reclaim loop must not hand out a job it is still sending."""
+    arrivals: list[float] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        arrivals.append(time.monotonic())
+        await asyncio.sleep(6.5)  # past the 1 s visibility timeout and the 5 s reclaim pass
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/slow", slow)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/slow"
+    try:
+        client = await app_client(
+            run_workers=True, route={"receivers": ["hook"]},
+            receivers={"hook": {"type": "webhook", "url": url, "rate": "none", "timeout": 20}},
+            workers={"visibility_timeout": "1s"},
+        )  # fmt: skip
+        body = fixture_body("warning-firing")
+        assert (await client.post("/webhook", json=body, headers=auth())).status == 200
+        await until(lambda: len(arrivals) == 1)
+        await asyncio.sleep(7.5)
+        assert len(arrivals) == 1
+        text = await (await client.get("/metrics")).text()
+        assert metric(text, "alert_receiver_deliveries_total", destination="hook",
+                      outcome="ok") == 1  # fmt: skip
+    finally:
+        await runner.cleanup()
