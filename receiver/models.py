@@ -62,29 +62,17 @@ class WebhookAlert(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    # Constraints are declared (not Python validators) so pydantic-core checks them in
+    # Rust: this runs for every alert of every body.
     status: Status
-    labels: dict[str, str]
+    labels: dict[str, str] = Field(min_length=1)  # an alert needs at least one label
     annotations: dict[str, str] = Field(default_factory=dict)
     # Kept as sent (validated RFC 3339): an alert's episode is identified by its startsAt
     # string, and re-formatting would lose Alertmanager's nanoseconds.
     startsAt: Timestamp
     endsAt: Timestamp | None = None
     generatorURL: str = ""
-    fingerprint: str | None = None
-
-    @field_validator("labels")
-    @classmethod
-    def _labels_not_empty(cls, v: dict[str, str]) -> dict[str, str]:
-        if not v:
-            raise ValueError("an alert needs at least one label")
-        return v
-
-    @field_validator("fingerprint")
-    @classmethod
-    def _fp_shape(cls, v: str | None) -> str | None:
-        if v is not None and (not v or len(v) > 64 or not v.isalnum()):
-            raise ValueError("fingerprint must be 1-64 alphanumeric characters")
-        return v
+    fingerprint: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$")
 
 
 class WebhookPayload(BaseModel):

@@ -133,6 +133,10 @@ def _bad_cases() -> list[tuple[str, dict[str, str], bytes, int, str, str | None]
     wrong_types["alerts"][0]["startsAt"] = 12
     bad_status = json.loads(good)
     bad_status["alerts"][0]["status"] = "burning"
+    no_labels = json.loads(good)
+    no_labels["alerts"][0]["labels"] = {}
+    bad_fp = json.loads(good)
+    bad_fp["alerts"][0]["fingerprint"] = "not a fingerprint!"
     no_alerts = {k: v for k, v in body.items() if k != "alerts"}
     v3 = body | {"version": "3"}
     return [
@@ -147,6 +151,10 @@ def _bad_cases() -> list[tuple[str, dict[str, str], bytes, int, str, str | None]
         ("bad alert status", ok, json.dumps(bad_status).encode(), 400, "invalid_payload",
          "alerts.0.status"),
         ("missing alerts", ok, json.dumps(no_alerts).encode(), 400, "invalid_payload", "alerts"),
+        ("alert without labels", ok, json.dumps(no_labels).encode(), 400, "invalid_payload",
+         "alerts.0.labels"),
+        ("malformed fingerprint", ok, json.dumps(bad_fp).encode(), 400, "invalid_payload",
+         "alerts.0.fingerprint"),
         ("version 3", ok, json.dumps(v3).encode(), 400, "invalid_payload", "version"),
         ("non-utf8", ok, b'{"version": "4\xff\xfe"}', 400, "invalid_encoding", None),
         ("top-level array", ok, b"[]", 400, "invalid_payload", "(body)"),
