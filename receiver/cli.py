@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {"listen": args.listen} if args.listen else None
     settings = _load(args.config, overrides)
     logs.setup(settings.log_level)
+    for w in settings.warnings():
+        logging.getLogger("receiver.config").warning(w)
     host, port = settings.host_port
     app = create_app(settings, data_dir=args.data_dir)
     # Everything loaded so far lives for the whole run: keep it out of the collector's
@@ -99,6 +102,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for name, cfg in sorted(settings.receivers.items()):
         problems += [f"receivers.{name}: {p}" for p in cfg.problems()]
     print(summary(settings))
+    for w in settings.warnings():
+        print(f"{args.config}: warning: {w}", file=sys.stderr)
     for p in problems:
         print(f"{args.config}: {p}", file=sys.stderr)
     if problems:

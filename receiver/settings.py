@@ -172,6 +172,21 @@ class Settings(_Strict):
             )
         return self
 
+    def warnings(self) -> list[str]:
+        """Valid but probably unintended: shown by check-config and logged by serve."""
+        out = []
+        if self.route is None:
+            missing = sorted(
+                r for r in RoutingTree.default().receivers() if r not in self.receivers
+            )
+            if missing:
+                out.append(
+                    "no route configured, so the built-in severity routes apply, but they name "
+                    f"undefined receivers ({', '.join(missing)}): alerts routed to them are "
+                    "recorded but notify no one. Define those receivers or set `route`."
+                )
+        return out
+
     def routing_tree(self) -> RoutingTree:
         return RoutingTree(self.route) if self.route is not None else RoutingTree.default()
 

@@ -159,3 +159,17 @@ def test_check_config_reports_broken_template_and_missing_secret_file(tmp_path: 
     assert out.returncode == 2
     assert "slack_text.txt" in out.stderr
     assert "receivers.pd:" in out.stderr and "missing-key" in out.stderr
+
+
+def test_default_routes_naming_undefined_receivers_are_flagged(tmp_path: Path) -> None:
+    cfg = tmp_path / "noroute.yml"
+    cfg.write_text(yaml.safe_dump({"auth": "none", "receivers": {"slack": {
+        "type": "slack", "webhook_url": "https://hooks.example.invalid/x"}}}))  # fmt: skip
+    out = run_cli("check-config", str(cfg))
+    assert out.returncode == 0  # valid, but the operator is told
+    assert "warning:" in out.stderr and "pagerduty" in out.stderr
+    assert "notify no one" in out.stderr
+    routed = tmp_path / "routed.yml"
+    routed.write_text(yaml.safe_dump({"auth": "none", "receivers": {"log": {"type": "log"}},
+                                      "route": {"receivers": ["log"]}}))  # fmt: skip
+    assert "warning:" not in run_cli("check-config", str(routed)).stderr
