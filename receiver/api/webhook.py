@@ -77,16 +77,14 @@ async def _handle(request: web.Request, state: AppState, started: float) -> web.
         return error(400, code, detail, fields=fields)
     try:
         result = await state.intake.ingest(payload, webhook=name)
-    except (TimeoutError, RedisError, OSError, IntakeContention) as e:
-        state.metrics.redis_errors.labels("intake").inc()
-        log.error("webhook not recorded, answering 503", extra={"webhook": name, "error": repr(e)})
-        return error(503, "unavailable", "state store unavailable; retry", retry=True)
     except Exception as e:
-        # A fault inside a client library (seen with redis-py's cluster client under a cold
-        # burst) must still be a retryable 503 for Alertmanager, and loud in our logs.
+        # Anything that kept the body from being committed is transient for Alertmanager
+        # (a retryable 503), including a fault inside a client library (seen with redis-py's
+        # cluster client under a cold burst); only the unexpected ones get a traceback.
+        expected = isinstance(e, TimeoutError | RedisError | OSError | IntakeContention)
         state.metrics.redis_errors.labels("intake").inc()
-        log.exception("webhook not recorded (unexpected), answering 503",
-                      extra={"webhook": name, "error": repr(e)})  # fmt: skip
+        log.error("webhook not recorded, answering 503", exc_info=not expected,
+                  extra={"webhook": name, "error": repr(e)})  # fmt: skip
         return error(503, "unavailable", "state store unavailable; retry", retry=True)
     # One increment per label set, not per alert: labels() lookups add up on big bodies.
     for (status, severity), n in Counter(
