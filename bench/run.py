@@ -442,6 +442,32 @@ def new_share(r: WrkResult, bodies: BodySet, threads: int) -> float:
     return fresh / per_thread
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def cpu_line(r: WrkResult, spent: dict[str, float]) -> str:
+    """How busy each process was during the run (% of one core), and the CPU cost per
+    request of the first one (the HTTP server)."""
+    if not r.seconds or not r.requests:
+        return ""
+    busy = ", ".join(f"{name} {100 * s / r.seconds:.0f}%" for name, s in spent.items())
+    server, cpu = next(iter(spent.items()))
+    return f"  CPU (of one core): {busy}; {server} {cpu / r.requests * 1e6:.0f} µs per request"
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
@@ -589,6 +615,8 @@ def main() -> int:
                 )
                 figures: dict[str, WrkResult] = {}
                 for key, label, path in CEILINGS:
+                    pids = {"ceiling": ceiling.p.pid, "redis": redis.p.pid}
+                    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
                     r = run_wrk(
                         label,
                         f"{base}/{path}",
@@ -597,9 +625,13 @@ def main() -> int:
                         connections=conns,
                         threads=threads,
                     )
+                    spent = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items()}
                     figures[key] = r
                     lines.append(record(key, r, one, ceiling=True))
                     print(lines[-1], flush=True)
+                    if cpu := cpu_line(r, spent):
+                        lines.append(cpu)
+                        print(cpu, flush=True)
                 wrk_alone = figures["ceiling_bare"].rps / TARGET_1
                 lines.append(
                     f"wrk alone (bare aiohttp): {wrk_alone:.1f}x the 1-alert target of "
@@ -651,11 +683,18 @@ def main() -> int:
                     ("intake_1", "intake 1-alert bodies", one, TARGET_1),
                     ("intake_20", "intake 20-alert bodies", twenty, TARGET_20),
                 ):
+                    pids = {"receiver": rx.p.pid, "redis": next(iter(children(rx.p.pid)), 0)}
+                    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
                     r = run_wrk(
                         label, url, body_set, duration=duration, connections=conns, threads=threads
                     )
+                    spent = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items()}
                     lines.append(record(key, r, body_set))
                     print(lines[-1], flush=True)
+                    if cpu := cpu_line(r, spent):
+                        results["figures"][key]["cpu_s"] = spent
+                        lines.append(cpu)
+                        print(cpu, flush=True)
                     alerts_s = r.rps * body_set.alerts_per_body
                     lines.append(
                         f"  target >= {target:,} alerts/s: {verdict(alerts_s >= target)}; "

@@ -47,6 +47,7 @@ class BufferedHandler(logging.Handler):
         self._buf: list[bytes] = []
         self._size = 0
         self._stop = threading.Event()
+        self._second, self._stamp = -1, ""
         threading.Thread(target=self._run, name="log-flush", daemon=True).start()
         atexit.register(self.flush)
 
@@ -60,6 +61,14 @@ class BufferedHandler(logging.Handler):
         self._size += len(line)
         if record.levelno >= logging.WARNING or self._size > _MAX_BUFFER:
             self._write()
+
+    def timestamp(self, now: float) -> str:
+        """`now` as in JsonFormatter; the date and time part is formatted once a second."""
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._stamp}.{int(now % 1 * 1000):03d}Z"
 
     def _write(self) -> None:
         # Called with the handler lock held (emit) or taken (flush).
@@ -99,11 +108,8 @@ def info_line(logger: logging.Logger, msg: str, **fields: Any) -> None:
     if handler is None:
         logger.info(msg, extra=fields)
         return
-    now = time.time()
-    out = {
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
-        "level": "info", "logger": logger.name, "msg": msg, **fields,
-    }  # fmt: skip
+    out = {"ts": handler.timestamp(time.time()), "level": "info", "logger": logger.name,
+           "msg": msg, **fields}  # fmt: skip
     line = orjson.dumps(out, default=str) + b"\n"
     with handler.lock:  # type: ignore[union-attr]
         handler._buf.append(line)

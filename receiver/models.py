@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from receiver.payload import Alert, Payload
 
 # Alertmanager sends this for a firing alert's endsAt (Go's zero time).
 ZERO_TIME = "0001-01-01T00:00:00Z"
 # RFC 3339 as Alertmanager writes times (fractional seconds up to nanoseconds, Z or offset).
-Timestamp = Annotated[
-    str,
-    Field(pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"),
-]
+TIMESTAMP_RE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_RE)]
 
 FNV64_OFFSET = 0xCBF29CE484222325
 FNV64_PRIME = 0x100000001B3
@@ -58,7 +62,11 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 class WebhookAlert(BaseModel):
-    """One alert of an Alertmanager v4 webhook body."""
+    """One alert of an Alertmanager v4 webhook body.
+
+    The reference schema: webhooks are decoded by payload.Alert (msgspec, same rules), and
+    by this model when that fails, for its field-by-field errors.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -122,7 +130,7 @@ class AlertSnapshot(BaseModel):
         return self.labels.get("alertname", "")
 
     @classmethod
-    def from_webhook(cls, a: WebhookAlert, p: WebhookPayload) -> AlertSnapshot:
+    def from_webhook(cls, a: Alert, p: Payload) -> AlertSnapshot:
         # The payload was validated already: construct without validating again (hot path).
         return cls.model_construct(
             fingerprint=a.fingerprint or fingerprint(a.labels),

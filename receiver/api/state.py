@@ -34,14 +34,16 @@ class AppState:
 
     def observe_intake(self, result: IntakeResult) -> None:
         m = self.metrics
+        for (status, severity), n in result.received.items():
+            m.child(m.alerts_received, status.value, severity.value).inc(n)
         if result.attempts > 1:
             m.intake_retries.inc(result.attempts - 1)
         for (dest, reason), n in result.decisions.items():
-            m.decisions.labels(dest, reason.value).inc(n)
+            m.child(m.decisions, dest, reason.value).inc(n)
         for dest, actions in result.actions.items():
             for action, n in actions.items():
                 if n:
-                    m.throttled.labels(dest, action).inc(n)
+                    m.child(m.throttled, dest, action).inc(n)
 
 
 STATE = web.AppKey("state", AppState)

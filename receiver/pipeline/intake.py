@@ -1,17 +1,17 @@
 """Intake: one webhook body → alert state, decisions, throttling and outbox, atomically.
 
-Usually one Redis round trip per body whatever its size: a script that checks the
-notification records we decided from are still current (optimistic concurrency) and
-applies everything. The records come from a bounded in-process cache of what this process
-last wrote or saw (a miss means "never notified", which is right for a new alert). When
-they are outdated (another replica, an expiry, a cache miss for a known alert) the script
-writes nothing and returns the current records, and we decide again; so concurrent copies
-of one body on any number of replicas still produce one job per destination.
+Usually one Redis round trip per body whatever its size, shared with the other bodies in
+flight: a script that checks the notification records we decided from are still current
+(optimistic concurrency) and applies everything. The records come from a bounded
+in-process cache of what this process last wrote or saw (a miss means "never notified",
+which is right for a new alert). When they are outdated (another replica, an expiry, a
+cache miss for a known alert) the script writes nothing for that body and returns the
+current records, and we decide again; so concurrent copies of one body on any number of
+replicas still produce one job per destination.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,15 +26,14 @@ from receiver.models import (
     Reason,
     Severity,
     Status,
-    WebhookAlert,
-    WebhookPayload,
     fingerprint,
 )
+from receiver.payload import Alert, Payload
 from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 from receiver.store import keys as K
-from receiver.store.batch import ScriptBatcher
+from receiver.store.batch import Batcher
 from receiver.store.scripts import Scripts
 
 DIGEST_PREFIX = "digest:"
@@ -92,6 +91,7 @@ class IntakeResult:
     """What one body did: alert kinds, decisions and throttle actions per destination."""
 
     accepted: int = 0
+    received: Counter[tuple[Status, Severity]] = field(default_factory=Counter)
     kinds: dict[str, int] = field(default_factory=dict)
     decisions: Counter[tuple[str, Reason]] = field(default_factory=Counter)
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -118,8 +118,8 @@ class Incoming:
     startsAt: str
     endsAt: str
     severity: Severity
-    src: WebhookAlert
-    payload: WebhookPayload
+    src: Alert
+    payload: Payload
     _snapshot: AlertSnapshot | None = None
 
     @property
@@ -132,13 +132,18 @@ class Incoming:
         return self._snapshot
 
 
-def unique_alerts(payload: WebhookPayload) -> list[Incoming]:
-    """The body's alerts by fingerprint, last one wins (a body may list an alert twice)."""
+def unique_alerts(payload: Payload, received: Counter[tuple[Status, Severity]]) -> list[Incoming]:
+    """The body's alerts by fingerprint, last one wins (a body may list an alert twice).
+
+    Counts every alert of the body by status and severity into `received`.
+    """
     by_fp: dict[str, Incoming] = {}
     for a in payload.alerts:
         fp = a.fingerprint or fingerprint(a.labels)
-        by_fp[fp] = Incoming(fp, a.status, a.startsAt, a.endsAt or ZERO_TIME,
-                             Severity.of(a.labels), a, payload)  # fmt: skip
+        severity = Severity.of(a.labels)
+        received[(a.status, severity)] += 1
+        by_fp[fp] = Incoming(fp, a.status, a.startsAt, a.endsAt or ZERO_TIME, severity, a,
+                             payload)  # fmt: skip
     return list(by_fp.values())
 
 
@@ -175,7 +180,18 @@ class Intake:
         self.rates, self.storm = rates, storm
         self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
         self.cache = RecordCache()
-        self.batcher = ScriptBatcher(redis)
+        self.batcher = Batcher(self._run)
+        # The script's settings, the same for every call.
+        self._args = [keys.tag, retention_ms, history_max, K.STORM_GRACE_MS,
+                      K.THROTTLE_IDLE_TTL_MS]  # fmt: skip
+
+    async def _run(self, requests: list[bytes]) -> list[Any]:
+        """One script call for a batch of bodies: one result per body."""
+        raw = await self.scripts.intake(
+            keys=[self.keys.index], args=[*self._args, b"[" + b",".join(requests) + b"]"]
+        )
+        results: list[Any] = orjson.loads(raw)
+        return results
 
     def _decide(
         self, snap: Incoming, target: Target, raw: str | None, now_ms: int
@@ -198,13 +214,13 @@ class Intake:
         snaps: list[Incoming],
         targets: list[list[Target]],
         records: list[dict[str, str]],
-        docs: list[tuple[bytes, str]],
+        docs: list[str],
         now_ms: int,
         result: IntakeResult,
     ) -> dict[str, Any]:
         alerts, routed = [], []
         result.decisions.clear()
-        for snap, tgts, rec, (doc, sig) in zip(snaps, targets, records, docs, strict=True):
+        for snap, tgts, rec, doc in zip(snaps, targets, records, docs, strict=True):
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
@@ -223,8 +239,7 @@ class Intake:
                     "status": snap.status.value,
                     "startsAt": snap.startsAt,
                     "endsAt": snap.endsAt,
-                    "doc": doc.decode(),
-                    "sig": sig,
+                    "doc": doc,
                     "notif": notif,
                 }
             )
@@ -232,16 +247,8 @@ class Intake:
             stormy = snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
             for route_id, jobs in by_route.items():
                 storm = self.storm if stormy and self.storm else False
-                routed.append({"route": route_id, "fp": snap.fingerprint, "storm": storm,
-                               "jobs": jobs})  # fmt: skip
-        return {
-            "alerts": alerts,
-            "routed": routed,
-            "retention_ms": self.retention_ms,
-            "history_max": self.history_max,
-            "grace_ms": K.STORM_GRACE_MS,
-            "bucket_ttl_ms": K.THROTTLE_IDLE_TTL_MS,
-        }
+                routed.append({"route": route_id, "storm": storm, "jobs": jobs})
+        return {"now": now_ms, "alerts": alerts, "routed": routed}
 
     def _job(self, snap: Incoming, t: Target, reason: Reason, now_ms: int) -> dict[str, Any]:
         n = Notification(
@@ -267,10 +274,10 @@ class Intake:
             "job": n.to_json(),
         }
 
-    async def ingest(self, payload: WebhookPayload, webhook: str = "") -> IntakeResult:
+    async def ingest(self, payload: Payload, webhook: str = "") -> IntakeResult:
         """Record and decide every alert of the body; returns only once it is committed."""
-        snaps = unique_alerts(payload)
         result = IntakeResult(accepted=len(payload.alerts))
+        snaps = unique_alerts(payload, result.received)
         if not snaps:
             return result
         targets = [targets_for(self.tree, s.labels, self.known) for s in snaps]
@@ -279,10 +286,7 @@ class Intake:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
             req = self._plan(snaps, targets, records, docs, now_ms, result)
-            raw = await self.batcher.call(
-                self.scripts.intake, [self.keys.index], [self.keys.tag, now_ms, orjson.dumps(req)]
-            )
-            res = orjson.loads(raw)
+            res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
                     if snap.fingerprint in res["conflict"]:
@@ -297,12 +301,12 @@ class Intake:
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
 
 
-def _state_doc(a: Incoming, webhook: str) -> tuple[bytes, str]:
-    """The state record's descriptive fields as one JSON document, and its signature.
+def _state_doc(a: Incoming, webhook: str) -> str:
+    """The state record's descriptive fields as one JSON document.
 
-    Status and times are separate hash fields (the script compares them); `sig` lets the
-    script rewrite the document only when it changed. Labels are the alert's identity
-    (its fingerprint), so they cannot change unseen.
+    Status and times are separate hash fields (the script compares them). The document is
+    serialised deterministically (sorted keys) so that the script can tell an unchanged
+    one by comparing it with the stored one, and rewrite it only when it changed.
     """
     p = a.payload
     doc = orjson.dumps(
@@ -315,4 +319,4 @@ def _state_doc(a: Incoming, webhook: str) -> tuple[bytes, str]:
         },
         option=orjson.OPT_SORT_KEYS,
     )  # fmt: skip
-    return doc, hashlib.blake2b(doc, digest_size=8).hexdigest()
+    return doc.decode()

@@ -32,6 +32,7 @@ class AlertFilter:
 
 def decode_record(raw: dict[str, str], history: list[str] | None = None) -> dict[str, Any]:
     """The API view of a state hash: `doc` (descriptive fields, one JSON) spread out."""
+    # `sig` (a digest of `doc`) was written by earlier versions.
     rec: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("doc", "sig")}
     rec.update(json.loads(raw.get("doc") or "{}"))
     for f in _INT_FIELDS:

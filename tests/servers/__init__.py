@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from receiver.models import AlertSnapshot, Notification, Reason, Status, WebhookPayload
+from receiver.models import AlertSnapshot, Notification, Reason, Status
+from receiver.payload import decode_payload
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "alertmanager"
 
 
 def fixture_alerts(name: str) -> list[AlertSnapshot]:
     """The alerts of a captured Alertmanager body, as the intake would snapshot them."""
-    payload = WebhookPayload.model_validate(json.loads((FIXTURES / f"{name}.json").read_text()))
+    payload = decode_payload((FIXTURES / f"{name}.json").read_bytes())
     return [AlertSnapshot.from_webhook(a, payload) for a in payload.alerts]
 
 

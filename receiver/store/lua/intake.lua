@@ -1,97 +1,116 @@
--- One webhook body, one atomic step: alert state, notification records, throttle, outbox.
+-- Webhook bodies → alert state, notification records, throttle, storm and outbox.
 --
--- KEYS[1]  the prefix's index key; only routes the script to the prefix's slot in Cluster
+-- One call carries the bodies of the requests in flight (receiver/store/batch.py); each
+-- body is applied in order, as if it had been a call of its own, and gets its own result.
+-- An error (a write refused by a demoted master, out of memory) fails the whole call, so
+-- that the client sees it as a Redis error; every caller answers 503 and Alertmanager
+-- retries. That is safe for bodies applied before the error: a re-sent body is recognised
+-- as a duplicate and notifies no one twice.
+--
+-- KEYS[1]  the prefix's index key; also routes the call to the prefix's slot in Cluster
 --          (every key below carries the same hash tag, ARGV[1]).
--- ARGV[1]  key tag, e.g. "{ar}"          ARGV[2]  now (ms)
--- ARGV[3]  request JSON built by receiver/pipeline/intake.py:
---   alerts: [{fp, v, status, startsAt, endsAt, doc, sig, notif: {dest: record}}]
---     doc: the descriptive fields as one JSON string; sig: its signature
---   routed: [{route, fp, storm: [threshold, window_ms] | false,
---             jobs: [{dest, mode, rate: [interval_ms, burst] | false, job}]}]
+-- ARGV[1]  key tag, e.g. "{ar}"     ARGV[2] retention_ms     ARGV[3] history_max
+-- ARGV[4]  grace_ms                 ARGV[5] bucket_ttl_ms
+-- ARGV[6]  JSON array of bodies, built by receiver/pipeline/intake.py, each:
+--   now: ms; alerts: [{fp, v, status, startsAt, endsAt, doc, notif: {dest: record}}]
+--     doc: the descriptive fields as one JSON string (rewritten only when it changed)
+--   routed: [{route, storm: [threshold, window_ms] | false,
+--             jobs: [{dest, mode, rate: [interval_ms, burst] | false, digest, job}]}]
 --     mode: "send" (throttled, delayed when over), "soft" (over limit → digest if `digest`,
 --     else delayed), "digest" (straight to the digest buffer), "resolve" (never summarised)
---   retention_ms, history_max, grace_ms, bucket_ttl_ms
--- Returns JSON: {conflict = {fp = record hash}} when the caller decided from notification
--- records older than the stored ones (versions differ): nothing is written, and the caller
--- decides again from the records returned. Else counts per alert kind and per action.
-local P, now = ARGV[1], tonumber(ARGV[2])
-local req = cjson.decode(ARGV[3])
+-- Returns a JSON array, one result per body, in order:
+--   {conflict = {fp = record hash}}  the caller decided from notification records older
+--       than the stored ones (versions differ): nothing was written for this body; the
+--       caller decides again from the records returned.
+--   {kinds = {...}, actions = {dest = {...}}}  applied.
+local P = ARGV[1]
+local retention, history_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local grace, bucket_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local index, expiry = KEYS[1], P .. ':idx:expiry'
+local outbox, delayed = P .. ':outbox', P .. ':delayed'
 
-local outdated = nil
-for _, a in ipairs(req.alerts) do
-  local kn = P .. ':notif:' .. a.fp
-  if (redis.call('HGET', kn, '_v') or '0') ~= a.v then
-    local flat, rec = redis.call('HGETALL', kn), {}
-    for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
-    outdated = outdated or {}
-    outdated[a.fp] = rec
+-- Records of the alerts whose notification records changed since the caller read them.
+local function outdated(alerts)
+  local found = nil
+  for _, a in ipairs(alerts) do
+    a.kn = P .. ':notif:' .. a.fp
+    if (redis.call('HGET', a.kn, '_v') or '0') ~= a.v then
+      local flat, rec = redis.call('HGETALL', a.kn), {}
+      for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+      found = found or {}
+      found[a.fp] = rec
+    end
   end
+  return found
 end
-if outdated then return cjson.encode({conflict = outdated}) end
 
-local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
-for _, a in ipairs(req.alerts) do
-  local ka, kh, kn, kd = P .. ':alert:' .. a.fp, P .. ':hist:' .. a.fp,
-    P .. ':notif:' .. a.fp, P .. ':delivery:' .. a.fp
-  local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'endsAt', 'sig')
-  local kind
-  if not cur[1] then
+-- Alert state: a few commands per alert, fewest for the commonest case (a re-send).
+local function record(a, now, kinds)
+  local ka = P .. ':alert:' .. a.fp
+  local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count')
+  local was, kind = cur[1], 'unchanged'
+  if not was then
     kind = 'new'
-  elseif cur[1] == 'resolved' and a.status == 'firing' and cur[2] == a.startsAt then
+  elseif was == 'resolved' and a.status == 'firing' and cur[2] == a.startsAt then
     -- A retried or replayed firing body arriving after its own resolve: Alertmanager gives
     -- a re-fire a new startsAt, so this one is old news and must not reopen the alert.
     kind = 'stale'
-  elseif cur[1] ~= a.status or cur[2] ~= a.startsAt or cur[3] ~= a.endsAt then
-    kind = 'changed'
-  elseif cur[4] ~= a.sig then
-    kind = 'changed'  -- same state, new content (annotations, generatorURL, receiver)
-  else
-    kind = 'unchanged'
+  elseif was ~= a.status or cur[2] ~= a.startsAt or cur[3] ~= a.endsAt or cur[4] ~= a.doc then
+    kind = 'changed'  -- new state, or same state with new content (annotations, URLs)
   end
   kinds[kind] = kinds[kind] + 1
-  -- An unchanged alert (repeats, HA copies) only bumps its counters: less AOF to write.
-  if kind == 'new' or kind == 'changed' then
+  local count = (tonumber(cur[5]) or 0) + 1
+  if kind == 'new' then
     redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,
-      'doc', a.doc, 'sig', a.sig)
-    redis.call('HSETNX', ka, 'first_received', now)
-    if kind == 'new' or cur[1] ~= a.status or cur[2] ~= a.startsAt then
-      redis.call('LPUSH', kh, cjson.encode({at = now, status = a.status,
-        startsAt = a.startsAt, endsAt = a.endsAt}))
-      redis.call('LTRIM', kh, 0, req.history_max - 1)
+      'doc', a.doc, 'first_received', now, 'last_received', now, 'receive_count', 1)
+  elseif kind == 'changed' then
+    redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,
+      'doc', a.doc, 'last_received', now, 'receive_count', count)
+  else
+    -- Unchanged or stale (repeats, HA copies): only the counters move.
+    redis.call('HSET', ka, 'last_received', now, 'receive_count', count)
+  end
+  local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
+  local kh = P .. ':hist:' .. a.fp
+  if moved then
+    -- Times are validated RFC 3339 and status an enum: no JSON escaping is needed.
+    local n = redis.call('LPUSH', kh, '{"at":' .. now .. ',"status":"' .. a.status ..
+      '","startsAt":"' .. a.startsAt .. '","endsAt":"' .. a.endsAt .. '"}')
+    if n > history_max then redis.call('LTRIM', kh, 0, history_max - 1) end
+  end
+  if next(a.notif) then
+    local args = {}
+    for dest, rec in pairs(a.notif) do
+      args[#args + 1] = dest
+      args[#args + 1] = rec
     end
+    args[#args + 1] = '_v'
+    args[#args + 1] = tonumber(a.v) + 1  -- a.v is the stored version (checked above)
+    redis.call('HSET', a.kn, unpack(args))
   end
-  redis.call('HSET', ka, 'last_received', now)
-  redis.call('HINCRBY', ka, 'receive_count', 1)
-  local changed_notif = false
-  for dest, record in pairs(a.notif) do
-    redis.call('HSET', kn, dest, record)
-    changed_notif = true
-  end
-  if changed_notif then redis.call('HINCRBY', kn, '_v', 1) end
   -- Index and expiry follow the stored status, so they only move when it was written.
-  if kind == 'new' or kind == 'changed' then
-    redis.call('ZADD', KEYS[1], 0, a.fp)
-    if a.status == 'resolved' then
+  if kind == 'new' then redis.call('ZADD', index, 0, a.fp) end
+  local kd = P .. ':delivery:' .. a.fp
+  if a.status == 'resolved' then
+    if moved then
       -- Resolved records stay readable for the retention, then expire with their history.
-      for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PEXPIRE', k, req.retention_ms) end
-      redis.call('ZADD', P .. ':idx:expiry', now + req.retention_ms, a.fp)
-    else
-      for _, k in ipairs({ka, kh, kn, kd}) do redis.call('PERSIST', k) end
-      redis.call('ZREM', P .. ':idx:expiry', a.fp)
+      for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PEXPIRE', k, retention) end
+      redis.call('ZADD', expiry, now + retention, a.fp)
     end
+  elseif kind == 'new' then
+    -- The others expired with the record; the delivery state is written by the workers
+    -- and may have been given its expiry later.
+    redis.call('PERSIST', kd)
+    redis.call('ZREM', expiry, a.fp)
+  elseif kind == 'changed' and was == 'resolved' then
+    for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PERSIST', k) end
+    redis.call('ZREM', expiry, a.fp)
   end
-end
-
--- Forget index entries of records that have expired.
-local gone = redis.call('ZRANGEBYSCORE', P .. ':idx:expiry', '-inf', now, 'LIMIT', 0, 100)
-for _, fp in ipairs(gone) do
-  redis.call('ZREM', KEYS[1], fp)
-  redis.call('ZREM', P .. ':idx:expiry', fp)
 end
 
 -- GCRA: the bucket key holds the theoretical arrival time (tat). Returns the time the
 -- request may go (now when within the burst) and the tat to store if it is taken.
-local function slot(dest, rate)
+local function slot(dest, rate, now)
   local tat = tonumber(redis.call('GET', P .. ':tb:' .. dest) or '0')
   if tat < now then tat = now end
   local at = tat - (rate[2] - 1) * rate[1]
@@ -99,23 +118,16 @@ local function slot(dest, rate)
   return at, tat + rate[1]
 end
 
-local actions = {}
-local function count(dest, action)
-  actions[dest] = actions[dest] or {immediate = 0, delayed = 0, digest = 0, summary = 0}
-  actions[dest][action] = actions[dest][action] + 1
-end
-
-local outbox, delayed = P .. ':outbox', P .. ':delayed'
-for _, r in ipairs(req.routed) do
+local function route(r, now, count)
   local in_storm = false
   if r.storm then
     local ws = now - (now % r.storm[2])
     local kc = P .. ':storm:' .. r.route .. ':' .. ws
     local n = redis.call('INCR', kc)
-    if n == 1 then redis.call('PEXPIRE', kc, r.storm[2] + req.grace_ms) end
+    if n == 1 then redis.call('PEXPIRE', kc, r.storm[2] + grace) end
     if n > r.storm[1] then
       in_storm = P .. ':stormbuf:' .. r.route .. ':' .. ws
-      redis.call('PEXPIRE', in_storm, r.storm[2] + req.grace_ms)
+      redis.call('PEXPIRE', in_storm, r.storm[2] + grace)
       redis.call('ZADD', P .. ':storm:due', 'NX', ws + r.storm[2], r.route .. '|' .. ws)
     end
   end
@@ -129,9 +141,9 @@ for _, r in ipairs(req.routed) do
       count(j.dest, 'summary')
     else
       local at, tat = now, nil
-      if j.rate then at, tat = slot(j.dest, j.rate) end
+      if j.rate then at, tat = slot(j.dest, j.rate, now) end
       if at <= now then
-        if tat then redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', req.bucket_ttl_ms) end
+        if tat then redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', bucket_ttl) end
         redis.call('XADD', outbox, '*', 'job', j.job)
         count(j.dest, 'immediate')
       elseif j.mode == 'soft' and j.digest then
@@ -139,7 +151,7 @@ for _, r in ipairs(req.routed) do
         count(j.dest, 'digest')
       else
         -- Reserve the next free slot: later jobs queue behind, so order is kept.
-        redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', req.bucket_ttl_ms)
+        redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', bucket_ttl)
         redis.call('ZADD', delayed, at, j.job)
         count(j.dest, 'delayed')
       end
@@ -147,4 +159,32 @@ for _, r in ipairs(req.routed) do
   end
 end
 
-return cjson.encode({kinds = kinds, actions = actions})
+local function intake(req)
+  local conflict = outdated(req.alerts)
+  if conflict then return {conflict = conflict} end
+  local now = tonumber(req.now)
+  local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
+  for _, a in ipairs(req.alerts) do record(a, now, kinds) end
+  local actions = {}
+  local function count(dest, action)
+    actions[dest] = actions[dest] or {immediate = 0, delayed = 0, digest = 0, summary = 0}
+    actions[dest][action] = actions[dest][action] + 1
+  end
+  for _, r in ipairs(req.routed) do route(r, now, count) end
+  return {kinds = kinds, actions = actions}
+end
+
+local results, latest = {}, 0
+for i, req in ipairs(cjson.decode(ARGV[6])) do
+  results[i] = intake(req)
+  if tonumber(req.now) > latest then latest = tonumber(req.now) end
+end
+
+-- Forget index entries of records that have expired.
+local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', latest, 'LIMIT', 0, 100)
+for _, fp in ipairs(gone) do
+  redis.call('ZREM', index, fp)
+  redis.call('ZREM', expiry, fp)
+end
+
+return cjson.encode(results)
