@@ -41,6 +41,9 @@ DIGEST_PREFIX = "digest:"
 MAX_ATTEMPTS = 64
 # Digests collect what is new or still firing; a resolve is not news in a digest.
 DIGEST_SENDS_RESOLVED = False
+# Alerts whose destinations are remembered (by fingerprint: routing depends on the labels
+# only, and the fingerprint stands for them). Emptied when full.
+ROUTE_CACHE_SIZE = 100_000
 
 
 class RecordCache:
@@ -180,6 +183,7 @@ class Intake:
         self.rates, self.storm = rates, storm
         self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
         self.cache = RecordCache()
+        self._routes: dict[str, list[Target]] = {}
         self.batcher = Batcher(self._run)
         # The script's settings, the same for every call.
         self._args = [keys.tag, retention_ms, history_max, K.STORM_GRACE_MS,
@@ -209,18 +213,32 @@ class Intake:
         )
         return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
 
+    def _targets(self, snap: Incoming) -> list[Target]:
+        found = self._routes.get(snap.fingerprint)
+        if found is None:
+            if len(self._routes) >= ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            found = targets_for(self.tree, snap.labels, self.known)
+            self._routes[snap.fingerprint] = found
+        return found
+
     def _plan(
         self,
         snaps: list[Incoming],
         targets: list[list[Target]],
         records: list[dict[str, str]],
-        docs: list[str],
+        alerts: list[dict[str, Any]],
         now_ms: int,
         result: IntakeResult,
     ) -> dict[str, Any]:
-        alerts, routed = [], []
+        """The script's request: `alerts` (from _state_entry) with the versions and records
+        decided from `records`, and the jobs to route."""
+        routed = []
         result.decisions.clear()
-        for snap, tgts, rec, doc in zip(snaps, targets, records, docs, strict=True):
+        for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
+            entry["v"] = rec.get("_v", "0")
+            if not tgts:
+                continue
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
@@ -232,17 +250,7 @@ class Intake:
                     by_route.setdefault(t.route.route_id, []).append(
                         self._job(snap, t, reason, now_ms)
                     )
-            alerts.append(
-                {
-                    "fp": snap.fingerprint,
-                    "v": rec.get("_v", "0"),
-                    "status": snap.status.value,
-                    "startsAt": snap.startsAt,
-                    "endsAt": snap.endsAt,
-                    "doc": doc,
-                    "notif": notif,
-                }
-            )
+            entry["notif"] = notif
             # Storm control counts firing warnings/info only: a critical is never folded.
             stormy = snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
             for route_id, jobs in by_route.items():
@@ -280,19 +288,19 @@ class Intake:
         snaps = unique_alerts(payload, result.received)
         if not snaps:
             return result
-        targets = [targets_for(self.tree, s.labels, self.known) for s in snaps]
+        targets = [self._targets(s) for s in snaps]
         records = [self.cache.get(s.fingerprint) for s in snaps]
-        docs = [_state_doc(s, webhook) for s in snaps]  # independent of the records
+        alerts = [_state_entry(s, webhook) for s in snaps]  # independent of the records
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
-            req = self._plan(snaps, targets, records, docs, now_ms, result)
+            req = self._plan(snaps, targets, records, alerts, now_ms, result)
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
                     if snap.fingerprint in res["conflict"]:
                         records[i] = res["conflict"][snap.fingerprint] or {}
                 continue
-            for snap, rec, sent in zip(snaps, records, req["alerts"], strict=True):
+            for snap, rec, sent in zip(snaps, records, alerts, strict=True):
                 self.cache.put(snap.fingerprint, _after(rec, sent["notif"]))
             result.kinds, result.attempts = res["kinds"], attempt
             # cjson encodes an empty table as {}; an empty actions map is fine either way.
@@ -301,22 +309,23 @@ class Intake:
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
 
 
-def _state_doc(a: Incoming, webhook: str) -> str:
-    """The state record's descriptive fields as one JSON document.
+def _state_entry(a: Incoming, webhook: str) -> dict[str, Any]:
+    """The alert's part of the script's request, before any decision (`v`, `notif`).
 
-    Status and times are separate hash fields (the script compares them). The document is
-    serialised deterministically (sorted keys) so that the script can tell an unchanged
-    one by comparing it with the stored one, and rewrite it only when it changed.
+    Status and times are separate hash fields (the script compares them); the descriptive
+    fields go as one JSON document, serialised deterministically (sorted keys) so that the
+    script can tell an unchanged one by comparing it with the stored one, and rewrite it
+    only when it changed.
     """
-    p = a.payload
+    src, p = a.src, a.payload
     doc = orjson.dumps(
         {
-            "fingerprint": a.fingerprint, "labels": a.src.labels,
-            "annotations": a.src.annotations, "generatorURL": a.src.generatorURL,
-            "receiver": p.receiver, "groupKey": p.groupKey, "externalURL": p.externalURL,
-            "webhook": webhook, "severity": a.severity.value,
-            "alertname": a.src.labels.get("alertname", ""),
+            "fingerprint": a.fingerprint, "labels": src.labels, "annotations": src.annotations,
+            "generatorURL": src.generatorURL, "receiver": p.receiver, "groupKey": p.groupKey,
+            "externalURL": p.externalURL, "webhook": webhook, "severity": a.severity,
+            "alertname": src.labels.get("alertname", ""),
         },
         option=orjson.OPT_SORT_KEYS,
     )  # fmt: skip
-    return doc.decode()
+    return {"fp": a.fingerprint, "status": a.status, "startsAt": a.startsAt, "endsAt": a.endsAt,
+            "doc": doc.decode(), "v": "0", "notif": {}}  # fmt: skip

@@ -36,7 +36,8 @@ class Runner:
     async def __call__(self, requests: list[bytes]) -> list[Any]:
         self.batches.append(len(requests))
         raw = await self.script(keys=[], args=[b"[" + b",".join(requests) + b"]"])
-        return [ResponseError(r["error"]) if "error" in r else r["value"] for r in orjson.loads(raw)]
+        out = orjson.loads(raw)
+        return [ResponseError(r["error"]) if "error" in r else r["value"] for r in out]
 
 
 def req(key: str, by: Any) -> bytes:
@@ -65,7 +66,7 @@ async def test_a_batch_is_bounded_by_weight_but_a_heavy_request_still_goes(
         *[b.call(req("w", 1), weight=30) for _ in range(10)], b.call(req("w", 1), weight=500)
     )
     assert int(await redis.get("w")) == 11
-    assert sorted(run.batches) == [1, 1, 3, 3, 3]  # 3×30 ≤ 100; the 500 alone
+    assert sorted(run.batches) == [1, 1, 3, 3, 3]  # 3 x 30 <= 100; the 500 alone
 
 
 async def test_a_failing_request_fails_alone(redis: aioredis.Redis) -> None:
