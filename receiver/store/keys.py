@@ -35,7 +35,8 @@ class Keys:
 
     # --- alert state (issue: intake) ------------------------------------------------
     def alert(self, fp: str) -> str:
-        """Hash: the alert's state record (labels, status, times, counters)."""
+        """Hash: the alert's state record (status, times, counters, `doc` with labels and
+        the other descriptive fields, `nv` = version of its notification records)."""
         return f"{self.tag}:alert:{fp}"
 
     def history(self, fp: str) -> str:
@@ -54,7 +55,8 @@ class Keys:
 
     # --- decisions, throttling, outbox (issue: pipeline) ----------------------------
     def notified(self, fp: str) -> str:
-        """Hash: destination → last NotifyRecord JSON for the alert; field `_v` = version."""
+        """Hash: destination → last NotifyRecord JSON for the alert; field `_v` = version
+        (also kept as `nv` on the state record, so the intake reads both at once)."""
         return f"{self.tag}:notif:{fp}"
 
     def bucket(self, destination: str) -> str:

@@ -29,14 +29,22 @@ local grace, bucket_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local index, expiry = KEYS[1], P .. ':idx:expiry'
 local outbox, delayed = P .. ':outbox', P .. ':delayed'
 
--- Records of the alerts whose notification records changed since the caller read them.
+-- Reads each alert's state record (kept on the alert for record()) and returns the
+-- notification records of the alerts whose records changed since the caller read them.
+-- Their version is kept twice: `_v` in the records' hash, and `nv` on the state record so
+-- that one read serves both (a record written before `nv` existed is asked the long way).
 local function outdated(alerts)
   local found = nil
   for _, a in ipairs(alerts) do
-    a.kn = P .. ':notif:' .. a.fp
-    if (redis.call('HGET', a.kn, '_v') or '0') ~= a.v then
+    a.ka, a.kn = P .. ':alert:' .. a.fp, P .. ':notif:' .. a.fp
+    a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
+      'nv')
+    local v = '0'  -- no state record: the records expired with it (or never were)
+    if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, '_v') or '0' end
+    if v ~= a.v then
       local flat, rec = redis.call('HGETALL', a.kn), {}
       for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+      rec['_v'] = v
       found = found or {}
       found[a.fp] = rec
     end
@@ -46,8 +54,7 @@ end
 
 -- Alert state: a few commands per alert, fewest for the commonest case (a re-send).
 local function record(a, now, kinds)
-  local ka = P .. ':alert:' .. a.fp
-  local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count')
+  local ka, cur = a.ka, a.cur
   local was, kind = cur[1], 'unchanged'
   if not was then
     kind = 'new'
@@ -59,17 +66,31 @@ local function record(a, now, kinds)
     kind = 'changed'  -- new state, or same state with new content (annotations, URLs)
   end
   kinds[kind] = kinds[kind] + 1
-  local count = (tonumber(cur[5]) or 0) + 1
+  local fields
   if kind == 'new' then
-    redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,
-      'doc', a.doc, 'first_received', now, 'last_received', now, 'receive_count', 1)
+    fields = {'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt, 'doc', a.doc,
+      'first_received', now, 'last_received', now, 'receive_count', 1}
   elseif kind == 'changed' then
-    redis.call('HSET', ka, 'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt,
-      'doc', a.doc, 'last_received', now, 'receive_count', count)
+    fields = {'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt, 'doc', a.doc,
+      'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
   else
     -- Unchanged or stale (repeats, HA copies): only the counters move.
-    redis.call('HSET', ka, 'last_received', now, 'receive_count', count)
+    fields = {'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
   end
+  if next(a.notif) then
+    local nv = tonumber(a.v) + 1  -- a.v is the stored version (checked by outdated())
+    local args = {}
+    for dest, rec in pairs(a.notif) do
+      args[#args + 1] = dest
+      args[#args + 1] = rec
+    end
+    args[#args + 1] = '_v'
+    args[#args + 1] = nv
+    redis.call('HSET', a.kn, unpack(args))
+    fields[#fields + 1] = 'nv'
+    fields[#fields + 1] = nv
+  end
+  redis.call('HSET', ka, unpack(fields))
   local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
   local kh = P .. ':hist:' .. a.fp
   if moved then
@@ -77,16 +98,6 @@ local function record(a, now, kinds)
     local n = redis.call('LPUSH', kh, '{"at":' .. now .. ',"status":"' .. a.status ..
       '","startsAt":"' .. a.startsAt .. '","endsAt":"' .. a.endsAt .. '"}')
     if n > history_max then redis.call('LTRIM', kh, 0, history_max - 1) end
-  end
-  if next(a.notif) then
-    local args = {}
-    for dest, rec in pairs(a.notif) do
-      args[#args + 1] = dest
-      args[#args + 1] = rec
-    end
-    args[#args + 1] = '_v'
-    args[#args + 1] = tonumber(a.v) + 1  -- a.v is the stored version (checked above)
-    redis.call('HSET', a.kn, unpack(args))
   end
   -- Index and expiry follow the stored status, so they only move when it was written.
   if kind == 'new' then redis.call('ZADD', index, 0, a.fp) end
@@ -99,9 +110,9 @@ local function record(a, now, kinds)
     end
   elseif kind == 'new' then
     -- The others expired with the record; the delivery state is written by the workers
-    -- and may have been given its expiry later.
+    -- and may have been given its expiry later. A leftover expiry entry of an earlier
+    -- episode is harmless: pruning keeps index entries whose record exists.
     redis.call('PERSIST', kd)
-    redis.call('ZREM', expiry, a.fp)
   elseif kind == 'changed' and was == 'resolved' then
     for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PERSIST', k) end
     redis.call('ZREM', expiry, a.fp)
@@ -180,11 +191,11 @@ for i, req in ipairs(cjson.decode(ARGV[6])) do
   if tonumber(req.now) > latest then latest = tonumber(req.now) end
 end
 
--- Forget index entries of records that have expired.
+-- Forget index entries of records that have expired (not of an alert that came back).
 local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', latest, 'LIMIT', 0, 100)
 for _, fp in ipairs(gone) do
-  redis.call('ZREM', index, fp)
   redis.call('ZREM', expiry, fp)
+  if redis.call('EXISTS', P .. ':alert:' .. fp) == 0 then redis.call('ZREM', index, fp) end
 end
 
 return cjson.encode(results)
