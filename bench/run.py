@@ -17,6 +17,7 @@ import math
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -197,6 +198,7 @@ class WrkResult:
     p90_ms: float = math.nan
     p99_ms: float = math.nan
     max_ms: float = math.nan
+    cpu_s: float = 0.0  # wrk's own CPU time
     non_2xx: int = 0
     socket_errors: dict[str, int] = field(default_factory=dict)
     raw: str = ""
@@ -264,10 +266,14 @@ def run_wrk(
     ]
     if not quiet:
         print(f"  wrk: {label} -> {url} ({duration:.0f}s)", flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
-    return parse_wrk(label, url, proc.stdout + proc.stderr)
+    r = parse_wrk(label, url, proc.stdout + proc.stderr)
+    r.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return r
 
 
 # ---------------------------------------------------------------------------------------
@@ -460,6 +466,7 @@ def cpu_line(r: WrkResult, spent: dict[str, float]) -> str:
     request of the first one (the HTTP server)."""
     if not r.seconds or not r.requests:
         return ""
+    spent = {**spent, "wrk": r.cpu_s}
     busy = ", ".join(f"{name} {100 * s / r.seconds:.0f}%" for name, s in spent.items())
     server, cpu = next(iter(spent.items()))
     return f"  CPU (of one core): {busy}; {server} {cpu / r.requests * 1e6:.0f} µs per request"
