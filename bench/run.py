@@ -454,6 +454,18 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process, and the time the hypervisor took
+    from this VM ("steal", all CPUs): a busy host shows up there, not in our figures."""
+    snap = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        snap["steal"] = int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        snap["steal"] = 0.0
+    return snap
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -466,9 +478,10 @@ def cpu_line(r: WrkResult, spent: dict[str, float]) -> str:
     request of the first one (the HTTP server)."""
     if not r.seconds or not r.requests:
         return ""
-    spent = {**spent, "wrk": r.cpu_s}
-    busy = ", ".join(f"{name} {100 * s / r.seconds:.0f}%" for name, s in spent.items())
-    server, cpu = next(iter(spent.items()))
+    shown = {k: v for k, v in spent.items() if k != "steal"}
+    shown |= {"wrk": r.cpu_s, "steal (VM)": spent.get("steal", 0.0)}
+    busy = ", ".join(f"{name} {100 * s / r.seconds:.0f}%" for name, s in shown.items())
+    server, cpu = next(iter(shown.items()))
     return f"  CPU (of one core): {busy}; {server} {cpu / r.requests * 1e6:.0f} µs per request"
 
 
@@ -618,7 +631,7 @@ def main() -> int:
                 figures: dict[str, WrkResult] = {}
                 for key, label, path in CEILINGS:
                     pids = {"ceiling": ceiling.p.pid, "redis": redis.p.pid}
-                    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+                    before = cpu_snapshot(pids)
                     r = run_wrk(
                         label,
                         f"{base}/{path}",
@@ -627,7 +640,7 @@ def main() -> int:
                         connections=conns,
                         threads=threads,
                     )
-                    spent = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items()}
+                    spent = {k: v - before[k] for k, v in cpu_snapshot(pids).items()}
                     figures[key] = r
                     lines.append(record(key, r, one, ceiling=True))
                     print(lines[-1], flush=True)
@@ -689,11 +702,11 @@ def main() -> int:
                     ("intake_20", "intake 20-alert bodies", twenty, TARGET_20),
                 ):
                     pids = {"receiver": rx.p.pid, "redis": next(iter(children(rx.p.pid)), 0)}
-                    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+                    before = cpu_snapshot(pids)
                     r = run_wrk(
                         label, url, body_set, duration=duration, connections=conns, threads=threads
                     )
-                    spent = {k: cpu_seconds(pid) - before[k] for k, pid in pids.items()}
+                    spent = {k: v - before[k] for k, v in cpu_snapshot(pids).items()}
                     lines.append(record(key, r, body_set))
                     print(lines[-1], flush=True)
                     if cpu := cpu_line(r, spent):
