@@ -67,14 +67,18 @@ _decoder = msgspec.json.Decoder(Payload)
 
 def decode_payload(body: bytes) -> Payload:
     """The body as a `Payload`, or PayloadError saying what is wrong with it."""
+    payload = decode_fast(body)
+    return payload if payload is not None else _decode_slowly(body)
+
+
+def decode_fast(body: bytes) -> Payload | None:
+    """msgspec's reading of a well-formed body, or None for any body it refuses."""
     try:
         payload = _decoder.decode(body)
-        if _valid(payload):
-            return payload
     # ValueError: UnicodeDecodeError; RecursionError: nesting deeper than msgspec goes.
     except (msgspec.MsgspecError, ValueError, RecursionError):
-        pass
-    return _decode_slowly(body)
+        return None
+    return payload if _valid(payload) else None
 
 
 def _valid(p: Payload) -> bool:

@@ -181,7 +181,7 @@ class Intake:
         self.redis, self.scripts, self.keys, self.tree = redis, scripts, keys, tree
         self.known = set(known_destinations)
         self.rates, self.storm = rates, storm
-        self.retention_ms, self.history_max, self.clock = retention_ms, history_max, clock
+        self.clock = clock
         self.cache = RecordCache()
         self._routes: dict[str, list[Target]] = {}
         self.batcher = Batcher(self._run)
