@@ -25,9 +25,9 @@ from receiver.delivery.worker import Worker
 from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifier
+from receiver.notifiers.render import Renderer
 from receiver.pipeline.intake import Intake
 from receiver.pipeline.throttle import DEFAULT_RATES, Rate
-from receiver.render import Renderer
 from receiver.settings import AuthConfig, Settings
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import connect

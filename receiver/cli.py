@@ -94,7 +94,7 @@ def summary(settings: Settings) -> str:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from receiver.render import check_templates
+    from receiver.notifiers.render import check_templates
 
     settings = _load(args.config)
     # A broken template or an unreadable secret file fails here, not at 3 a.m.

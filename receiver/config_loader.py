@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 # ${VAR} or ${VAR:-default}; `$$` escapes a literal dollar.
 _ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors (a typo must not silently
+    disable a setting)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 @dataclass(frozen=True)

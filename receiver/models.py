@@ -1,11 +1,14 @@
-"""Alertmanager webhook payload (v4), the alert snapshot we keep, and notification jobs."""
+"""The service's record types: severity and status, the alert snapshot we keep, notification
+jobs and what each destination was last told. The webhook schema lives in payload.py."""
 
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import orjson
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from receiver.payload import Alert, Payload
@@ -17,7 +20,6 @@ TIMESTAMP_RE = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
-Timestamp = Annotated[str, Field(pattern=TIMESTAMP_RE)]
 
 FNV64_OFFSET = 0xCBF29CE484222325
 FNV64_PRIME = 0x100000001B3
@@ -59,52 +61,6 @@ def fingerprint(labels: dict[str, str]) -> str:
                 h ^= byte
                 h = (h * FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
     return f"{h:016x}"
-
-
-class WebhookAlert(BaseModel):
-    """One alert of an Alertmanager v4 webhook body.
-
-    The reference schema: webhooks are decoded by payload.Alert (msgspec, same rules), and
-    by this model when that fails, for its field-by-field errors.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-    # Constraints are declared (not Python validators) so pydantic-core checks them in
-    # Rust: this runs for every alert of every body.
-    status: Status
-    labels: dict[str, str] = Field(min_length=1)  # an alert needs at least one label
-    annotations: dict[str, str] = Field(default_factory=dict)
-    # Kept as sent (validated RFC 3339): an alert's episode is identified by its startsAt
-    # string, and re-formatting would lose Alertmanager's nanoseconds.
-    startsAt: Timestamp
-    endsAt: Timestamp | None = None
-    generatorURL: str = ""
-    fingerprint: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$")
-
-
-class WebhookPayload(BaseModel):
-    """An Alertmanager v4 webhook body. Unknown extra fields are accepted."""
-
-    model_config = ConfigDict(extra="allow")
-
-    version: str
-    groupKey: str
-    status: Status
-    receiver: str
-    alerts: list[WebhookAlert]
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
-    truncatedAlerts: int = 0
-
-    @field_validator("version")
-    @classmethod
-    def _v4(cls, v: str) -> str:
-        if v != "4":
-            raise ValueError(f'unsupported version "{v}": only Alertmanager webhook version "4"')
-        return v
 
 
 class AlertSnapshot(BaseModel):
@@ -189,3 +145,25 @@ class Notification(BaseModel):
     @classmethod
     def from_json(cls, raw: str | bytes) -> Notification:
         return cls.model_validate_json(raw)
+
+
+@dataclass(frozen=True)
+class NotifyRecord:
+    """What we last told ONE destination about ONE alert."""
+
+    status: Status  # status we last notified (or recorded) for that destination
+    starts_at: str  # the alert's startsAt at that time (RFC 3339)
+    notified_at_ms: int  # when we last produced a notification (0 if never notified)
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {"status": self.status.value, "starts_at": self.starts_at, "n": self.notified_at_ms}
+        ).decode()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> NotifyRecord:
+        try:
+            d = orjson.loads(raw)
+            return cls(Status(d["status"]), str(d["starts_at"]), int(d["n"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"corrupt notify record {raw!r}: {e}") from e

@@ -2,7 +2,7 @@
 
 Every webhook is decoded by msgspec into `Payload`, several times faster than pydantic
 (it matters at thousands of bodies per second). A body msgspec refuses is decoded again
-by pydantic's `WebhookPayload` (models.py), which says field by field what is wrong for
+by pydantic's `WebhookPayload` (below), which says field by field what is wrong for
 the 400, and which has the last word: a body it accepts is taken. Both schemas declare
 the same rules; tests/unit/test_payload.py checks that they agree.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from receiver.models import TIMESTAMP_RE, Status, WebhookPayload
+from receiver.models import TIMESTAMP_RE, Status
 
 # Times and fingerprints are checked after decoding (see _valid): msgspec's own pattern
 # constraints cost twice the whole decoding.
@@ -24,7 +24,7 @@ _is_time = re.compile(TIMESTAMP_RE.removeprefix("^").removesuffix("$"), re.ASCII
 
 
 class Alert(msgspec.Struct, kw_only=True):
-    """One alert of an Alertmanager v4 webhook body (see models.WebhookAlert)."""
+    """One alert of an Alertmanager v4 webhook body (see WebhookAlert)."""
 
     status: Status
     labels: Annotated[dict[str, str], msgspec.Meta(min_length=1)]
@@ -36,7 +36,7 @@ class Alert(msgspec.Struct, kw_only=True):
 
 
 class Payload(msgspec.Struct, kw_only=True):
-    """An Alertmanager v4 webhook body (see models.WebhookPayload); extra fields ignored."""
+    """An Alertmanager v4 webhook body (see WebhookPayload); extra fields ignored."""
 
     version: str
     groupKey: str
@@ -62,6 +62,55 @@ class PayloadError(Exception):
         return self.detail
 
 
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_RE)]
+
+
+class WebhookAlert(BaseModel):
+    """One alert of an Alertmanager v4 webhook body.
+
+    The reference schema: webhooks are decoded by payload.Alert (msgspec, same rules), and
+    by this model when that fails, for its field-by-field errors.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    # Constraints are declared (not Python validators) so pydantic-core checks them in
+    # Rust: this runs for every alert of every body.
+    status: Status
+    labels: dict[str, str] = Field(min_length=1)  # an alert needs at least one label
+    annotations: dict[str, str] = Field(default_factory=dict)
+    # Kept as sent (validated RFC 3339): an alert's episode is identified by its startsAt
+    # string, and re-formatting would lose Alertmanager's nanoseconds.
+    startsAt: Timestamp
+    endsAt: Timestamp | None = None
+    generatorURL: str = ""
+    fingerprint: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$")
+
+
+class WebhookPayload(BaseModel):
+    """An Alertmanager v4 webhook body. Unknown extra fields are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    groupKey: str
+    status: Status
+    receiver: str
+    alerts: list[WebhookAlert]
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    truncatedAlerts: int = 0
+
+    @field_validator("version")
+    @classmethod
+    def _v4(cls, v: str) -> str:
+        if v != "4":
+            raise ValueError(f'unsupported version "{v}": only Alertmanager webhook version "4"')
+        return v
+
+
 _decoder = msgspec.json.Decoder(Payload)
 
 
@@ -82,7 +131,7 @@ def decode_fast(body: bytes) -> Payload | None:
 
 
 def _valid(p: Payload) -> bool:
-    """The rules of models.WebhookPayload that `Payload` does not declare."""
+    """The rules of WebhookPayload that `Payload` does not declare."""
     if p.version != "4":
         return False
     for a in p.alerts:

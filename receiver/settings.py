@@ -5,23 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from receiver.config_loader import ConfigError, ConfigIssue, line_of, load_yaml, read_secret
+from receiver.config_loader import (
+    ConfigError,
+    ConfigIssue,
+    StrictModel,
+    line_of,
+    load_yaml,
+    read_secret,
+)
 from receiver.durations import Duration
 from receiver.notifiers.registry import ChannelConfig
 from receiver.pipeline.route import RootRouteConfig, RoutingTree
 from receiver.store import keys as K
+from receiver.store.config import RedisConfig
 
 MiB = 1024 * 1024
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors: a typo must not silently disable a setting.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class BasicUser(_Strict):
+class BasicUser(StrictModel):
     username: str
     password: str | None = None
     password_file: str | None = None
@@ -34,7 +37,7 @@ class BasicUser(_Strict):
         return self
 
 
-class AuthConfig(_Strict):
+class AuthConfig(StrictModel):
     """Webhook auth as Alertmanager's http_config sends it: bearer tokens and/or basic auth."""
 
     bearer_tokens: list[str] = Field(default_factory=list)
@@ -56,75 +59,24 @@ class AuthConfig(_Strict):
         return self
 
 
-class RedisConfig(_Strict):
-    """Where the state lives. No url, sentinels or cluster → the embedded redis-server."""
-
-    url: str | None = None
-    sentinels: list[str] = Field(default_factory=list)
-    master_name: str | None = None
-    cluster: bool = False
-    username: str | None = None
-    password: str | None = None
-    password_file: str | None = None
-    key_prefix: str = "ar"
-    # redis-py's default is 5 s; an intake stuck on Redis must answer 503 well before
-    # Alertmanager's own webhook timeout, so keep this short.
-    socket_timeout: Duration = 2.0
-    connect_timeout: Duration = 2.0
-    max_connections: int = 64
-
-    @field_validator("url")
-    @classmethod
-    def _scheme(cls, v: str | None) -> str | None:
-        if v and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("url must start with redis://, rediss:// or unix://")
-        return v
-
-    @field_validator("key_prefix")
-    @classmethod
-    def _prefix(cls, v: str) -> str:
-        if not v or any(c in v for c in "{}: "):
-            raise ValueError("key_prefix must be non-empty without braces, colons or spaces")
-        return v
-
-    @model_validator(mode="after")
-    def _mode(self) -> RedisConfig:
-        self.password = read_secret(self.password, self.password_file, "password")
-        if self.sentinels and not self.master_name:
-            raise ValueError("sentinels need master_name")
-        if self.sentinels and self.cluster:
-            raise ValueError("choose sentinels or cluster, not both")
-        if self.cluster and not self.url:
-            raise ValueError("cluster: true needs url (any node of the cluster)")
-        return self
-
-    @property
-    def mode(self) -> str:
-        if self.sentinels:
-            return "sentinel"
-        if self.cluster:
-            return "cluster"
-        return "url" if self.url else "embedded"
-
-
-class WebhookConfig(_Strict):
+class WebhookConfig(StrictModel):
     # Alertmanager bodies are a few KiB per alert; 10 MiB is far above what max_alerts makes.
     max_body_bytes: int = Field(10 * MiB, gt=1024)
 
 
-class StateConfig(_Strict):
+class StateConfig(StrictModel):
     resolved_retention: Duration = float(K.DEFAULT_RESOLVED_RETENTION_S)
     history_max: int = Field(K.DEFAULT_HISTORY_MAX, ge=1, le=1000)
 
 
-class StormConfig(_Strict):
+class StormConfig(StrictModel):
     """More than `threshold` non-critical alerts on one route within `window` → a summary."""
 
     threshold: int = Field(50, ge=1)
     window: Duration = 300.0
 
 
-class WorkerConfig(_Strict):
+class WorkerConfig(StrictModel):
     concurrency: int = Field(8, ge=1, le=256)
     visibility_timeout: Duration = 60.0
     max_attempts: int = Field(20, ge=1)
@@ -133,7 +85,7 @@ class WorkerConfig(_Strict):
     backoff_max: Duration = 600.0
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     """The whole config file."""
 
     listen: str = "127.0.0.1:9095"

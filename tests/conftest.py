@@ -27,7 +27,7 @@ from tests.servers.recorder import Recorder
 from tests.servers.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "alertmanager"
+FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
 TOKEN = "s3cret-token"  # what the captured fixtures were sent with
 
 

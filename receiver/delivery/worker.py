@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from redis.exceptions import RedisError, ResponseError
 
 from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
-from receiver.models import Notification, Status
+from receiver.models import Notification, NotifyRecord, Status
 from receiver.notifiers.base import DeliveryResult, Notifier, Outcome
-from receiver.pipeline.dedup import NotifyRecord
 from receiver.store.keys import DEFAULT_RESOLVED_RETENTION_S, OUTBOX_GROUP, Keys
 
 log = logging.getLogger("receiver.worker")
@@ -174,7 +173,7 @@ class Worker:
         pipe.hget(self.keys.notified(n.alert.fingerprint), n.destination)
         pipe.hget(self.keys.delivery(n.alert.fingerprint), n.destination)
         record, state = await pipe.execute()
-        return record, json.loads(state) if state else {}
+        return record, orjson.loads(state) if state else {}
 
     async def _send(
         self, notifier: Notifier, n: Notification, state: dict[str, str]
@@ -199,7 +198,7 @@ class Worker:
         if state is not None and state[1]:
             n, data = state
             key = self.keys.delivery(n.alert.fingerprint)
-            pipe.hset(key, n.destination, json.dumps(data))
+            pipe.hset(key, n.destination, orjson.dumps(data))
             if n.alert.status is Status.RESOLVED:
                 # Expire with the resolved alert's record (the key may be new here).
                 pipe.expire(key, self.retention_s)

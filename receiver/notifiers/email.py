@@ -33,7 +33,7 @@ from receiver.notifiers.base import (
     load_secret,
     ok,
 )
-from receiver.render import Renderer, is_resolved
+from receiver.notifiers.render import Renderer, is_resolved
 
 MAX_SUBJECT = 250
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}

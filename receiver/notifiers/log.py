@@ -11,7 +11,7 @@ import aiohttp
 
 from receiver.models import Notification
 from receiver.notifiers.base import ChannelBase, DeliveryResult, ok
-from receiver.render import Renderer
+from receiver.notifiers.render import Renderer
 
 
 class LogConfig(ChannelBase):

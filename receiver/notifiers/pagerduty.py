@@ -28,7 +28,14 @@ from receiver.notifiers.base import (
     ok,
     post,
 )
-from receiver.render import Renderer, is_resolved, links, storm_info, summary_line, truncate
+from receiver.notifiers.render import (
+    Renderer,
+    is_resolved,
+    links,
+    storm_info,
+    summary_line,
+    truncate,
+)
 
 ROUTING_KEY_LEN = 32  # an integration key is 32 characters
 MAX_SUMMARY = 1024

@@ -11,9 +11,9 @@ from receiver.notifiers.base import Notifier
 from receiver.notifiers.email import EmailConfig, EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
+from receiver.notifiers.render import Renderer
 from receiver.notifiers.slack import SlackConfig, SlackNotifier
 from receiver.notifiers.webhook import WebhookConfig, WebhookNotifier
-from receiver.render import Renderer
 
 
 class NotifierClass(Protocol):

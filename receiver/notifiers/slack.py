@@ -38,7 +38,7 @@ from receiver.notifiers.base import (
     parse_retry_after,
     snippet,
 )
-from receiver.render import (
+from receiver.notifiers.render import (
     Renderer,
     is_resolved,
     key_labels,

@@ -27,7 +27,7 @@ from receiver.notifiers.base import (
     load_secret,
     post,
 )
-from receiver.render import Renderer, summary_line
+from receiver.notifiers.render import Renderer, summary_line
 
 SIGNATURE_HEADER = "X-Signature-256"
 BODY_VERSION = "1"

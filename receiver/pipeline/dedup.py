@@ -12,34 +12,9 @@ resolve a new, later `startsAt`. Times are compared as instants when both parse 
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 
-from receiver.models import Reason, Status
-
-
-@dataclass(frozen=True)
-class NotifyRecord:
-    """What we last told ONE destination about ONE alert."""
-
-    status: Status  # status we last notified (or recorded) for that destination
-    starts_at: str  # the alert's startsAt at that time (RFC 3339)
-    notified_at_ms: int  # when we last produced a notification (0 if never notified)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"status": self.status.value, "starts_at": self.starts_at, "n": self.notified_at_ms},
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> NotifyRecord:
-        try:
-            d = json.loads(raw)
-            return cls(Status(d["status"]), str(d["starts_at"]), int(d["n"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"corrupt notify record {raw!r}: {e}") from e
+from receiver.models import NotifyRecord, Reason, Status
 
 
 def _instant(ts: str) -> datetime | None:

@@ -23,13 +23,14 @@ from receiver.models import (
     ZERO_TIME,
     AlertSnapshot,
     Notification,
+    NotifyRecord,
     Reason,
     Severity,
     Status,
     fingerprint,
 )
 from receiver.payload import Alert, Payload
-from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
+from receiver.pipeline.dedup import next_record, should_notify
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 from receiver.store import keys as K

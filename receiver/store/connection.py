@@ -19,7 +19,7 @@ from redis.asyncio.sentinel import (
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 
-from receiver.settings import RedisConfig
+from receiver.store.config import RedisConfig
 
 log = logging.getLogger("receiver.store")
 

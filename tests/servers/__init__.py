@@ -8,7 +8,7 @@ from typing import Any
 from receiver.models import AlertSnapshot, Notification, Reason, Status
 from receiver.payload import decode_payload
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 
 
 def fixture_alerts(name: str) -> list[AlertSnapshot]:

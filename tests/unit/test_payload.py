@@ -18,10 +18,9 @@ import msgspec
 import pytest
 from pydantic import ValidationError
 
-from receiver.models import WebhookPayload
-from receiver.payload import Payload, PayloadError, decode_fast, decode_payload
+from receiver.payload import Payload, PayloadError, WebhookPayload, decode_fast, decode_payload
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 BASE = json.loads((FIXTURES / "critical-group-mixed-resolved.json").read_text())
 
 Edit = Callable[[dict[str, Any]], Any]

@@ -14,7 +14,7 @@ import pytest
 from receiver.models import Reason
 from receiver.notifiers.base import Outcome
 from receiver.notifiers.email import EmailConfig, EmailNotifier
-from receiver.render import Renderer
+from receiver.notifiers.render import Renderer
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.smtp import SMTPServer, free_port
 

@@ -17,7 +17,7 @@ import trustme
 
 from receiver.notifiers.base import DeliveryResult, Outcome
 from receiver.notifiers.email import EmailConfig, EmailNotifier
-from receiver.render import Renderer
+from receiver.notifiers.render import Renderer
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.smtp import AuthAttempt, SMTPServer
 

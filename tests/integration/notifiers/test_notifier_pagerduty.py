@@ -13,7 +13,7 @@ import pytest
 from receiver.models import Reason
 from receiver.notifiers.base import Outcome
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
-from receiver.render import Renderer
+from receiver.notifiers.render import Renderer
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.pagerduty import FakePagerDuty
 

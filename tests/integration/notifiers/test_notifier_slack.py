@@ -10,8 +10,8 @@ import pytest
 
 from receiver.models import Reason
 from receiver.notifiers.base import Outcome
+from receiver.notifiers.render import TRUNCATED, Renderer
 from receiver.notifiers.slack import SlackConfig, SlackNotifier
-from receiver.render import TRUNCATED, Renderer
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.slack import FakeSlack
 

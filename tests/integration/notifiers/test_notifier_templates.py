@@ -7,8 +7,8 @@ from pathlib import Path
 import aiohttp
 
 from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.render import Renderer, check_templates
 from receiver.notifiers.slack import SlackConfig, SlackNotifier
-from receiver.render import Renderer, check_templates
 from tests.servers import fixture_alerts, notification
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from receiver.models import AlertSnapshot, Reason
 from receiver.notifiers.base import Outcome
+from receiver.notifiers.render import Renderer
 from receiver.notifiers.webhook import WebhookConfig, WebhookNotifier
-from receiver.render import Renderer
 from tests.servers import fixture_alerts, notification
 
 SECRET = "hook-s3cret"

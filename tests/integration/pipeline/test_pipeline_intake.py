@@ -17,8 +17,8 @@ from receiver.delivery.worker import Worker
 from receiver.metrics import Metrics
 from receiver.models import Notification
 from receiver.notifiers.registry import build_notifier
+from receiver.notifiers.render import Renderer
 from receiver.notifiers.webhook import WebhookConfig
-from receiver.render import Renderer
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 from tests.conftest import AppFactory, auth, fixture_body

@@ -14,8 +14,8 @@ from receiver.notifiers import CHANNELS, ChannelConfig, build_notifier
 from receiver.notifiers.email import EmailConfig, EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig
+from receiver.notifiers.render import Renderer
 from receiver.notifiers.slack import SlackConfig
-from receiver.render import Renderer
 from tests.servers import fixture_alerts, notification
 
 ADAPTER: TypeAdapter[Any] = TypeAdapter(ChannelConfig)

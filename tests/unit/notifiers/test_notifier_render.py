@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from receiver.models import Reason
-from receiver.render import (
+from receiver.notifiers.render import (
     TEMPLATE_NAMES,
     TRUNCATED,
     Renderer,

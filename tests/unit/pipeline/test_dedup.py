@@ -2,8 +2,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from receiver.models import Reason, Status
-from receiver.pipeline.dedup import NotifyRecord, next_record, should_notify
+from receiver.models import NotifyRecord, Reason, Status
+from receiver.pipeline.dedup import next_record, should_notify
 
 F, R = Status.FIRING, Status.RESOLVED
 T1 = "2024-05-01T10:00:00Z"
