@@ -79,7 +79,7 @@ SERVICES = ["api", "web", "db", "cache", "search", "billing", "auth", "queue"]
 
 
 class BodyFactory:
-    """Realistic Alertmanager v4 webhook bodies (shaped like shared/fixtures/alertmanager)."""
+    """Realistic Alertmanager v4 webhook bodies (shaped like tests/fixtures/alertmanager)."""
 
     def __init__(self, run_id: str, seed: int = 1) -> None:
         self.run_id = run_id

@@ -5,32 +5,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from receiver import __version__
-from receiver.api import alerts, dlq, health, webhook
-from receiver.api.auth import Credentials
-from receiver.api.state import STATE, AppState
+from receiver.api import alerts, dlq, health, reload_api, webhook
+from receiver.api.state import SERVICES, STATE, AppState, Services
 from receiver.delivery.policy import RetryPolicy
 from receiver.delivery.scheduler import Scheduler
 from receiver.delivery.worker import Worker
 from receiver.metrics import Metrics
-from receiver.notifiers.base import Notifier
-from receiver.notifiers.registry import build_notifier
-from receiver.notifiers.render import Renderer
 from receiver.pipeline.intake import Intake
-from receiver.pipeline.throttle import DEFAULT_RATES, Rate
-from receiver.settings import AuthConfig, Settings
+from receiver.reload import RELOADER, Reloader, build_notifiers, credentials_of, routing_of
+from receiver.settings import Settings
 from receiver.store.alerts import AlertReader
-from receiver.store.connection import connect
+from receiver.store.connection import connect, describe_target
 from receiver.store.dlq import DeadLetters
 from receiver.store.embedded import EmbeddedRedis
 from receiver.store.keys import Keys
@@ -39,44 +36,27 @@ from receiver.store.scripts import Scripts
 log = logging.getLogger("receiver.app")
 
 
-def credentials_of(auth: AuthConfig | Literal["none"]) -> Credentials:
-    if auth == "none":
-        return Credentials(open_=True)
-    return Credentials(
-        bearer=tuple(t.encode() for t in auth.bearer_tokens),
-        basic=tuple((u.username.encode(), (u.password or "").encode()) for u in auth.basic),
-    )
-
-
-def rates_of(settings: Settings) -> dict[str, Rate | None]:
-    """Each receiver's limit: its own `rate`/`burst`, else its channel type's default."""
-    out: dict[str, Rate | None] = {}
-    for name, cfg in settings.receivers.items():
-        rate = getattr(cfg, "rate", None)
-        burst = getattr(cfg, "burst", None)
-        if rate == "none":
-            out[name] = None
-        elif rate:
-            out[name] = Rate.parse(rate, burst)
-        else:
-            default = DEFAULT_RATES.get(cfg.type)
-            out[name] = Rate(default.interval_ms, burst or default.burst) if default else None
-    return out
-
-
 def create_app(
     settings: Settings,
     data_dir: str | None = None,
     clock: Callable[[], float] = time.time,
     run_workers: bool = True,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    log_level_flag: str | None = None,
 ) -> web.Application:
-    """The service as an aiohttp app; nothing is started until the app runs."""
+    """The service as an aiohttp app; nothing is started until the app runs.
+
+    With `config_path`, the config can be reloaded (SIGHUP, POST /-/reload) from that
+    file with the same `overrides` (command-line flags) applied.
+    """
     # The webhook's body limit: aiohttp enforces it while reading (413 from our handler).
     app = web.Application(client_max_size=settings.webhook.max_body_bytes)
-    state = AppState(settings, Metrics(), credentials_of(settings.auth))
-    if settings.admin_auth is not None:
-        state.admin = credentials_of(settings.admin_auth)
+    admin = None if settings.admin_auth is None else credentials_of(settings.admin_auth)
+    state = AppState(settings, Metrics(), credentials_of(settings.auth), admin)
     state.metrics.up_info.labels(__version__, settings.redis.mode).set(1)
+    state.metrics.config_reload_ok.set(1)
+    state.metrics.config_reload_ts.set(clock())
     app[STATE] = state
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -88,17 +68,16 @@ def create_app(
             url = embedded.url
             log.info("embedded redis started", extra={"socket": str(embedded.socket)})
         redis = connect(settings.redis, url)
+        state.redis_target = describe_target(settings.redis, url)
         keys = Keys(settings.redis.key_prefix)
         scripts = Scripts.register(redis)
-        storm = settings.storm
-        state.redis, state.redis_mode = redis, settings.redis.mode
-        state.reader = AlertReader(redis, keys)
-        state.dlq = DeadLetters(redis, keys, scripts, clock)
-        state.intake = Intake(
-            redis, scripts, keys, settings.routing_tree(), settings.receivers,
-            rates_of(settings), (storm.threshold, int(storm.window * 1000)),
-            int(settings.state.resolved_retention * 1000), settings.state.history_max, clock,
-        )  # fmt: skip
+        app[SERVICES] = Services(
+            redis=redis,
+            mode=settings.redis.mode,
+            intake=Intake(redis, scripts, keys, routing_of(settings), clock),
+            reader=AlertReader(redis, keys),
+            dlq=DeadLetters(redis, keys, scripts, clock),
+        )
         try:
             yield
         finally:
@@ -107,38 +86,72 @@ def create_app(
                 embedded.stop()
 
     async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
         session = aiohttp.ClientSession()
-        renderer = Renderer(settings.templates_dir)
-        notifiers: dict[str, Notifier] = {
-            name: build_notifier(name, cfg, session, renderer)
-            for name, cfg in settings.receivers.items()
-        }
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        worker = None
         if run_workers:
-            keys = state.intake.keys
+            intake = services.intake
             w = settings.workers
             worker = Worker(
-                state.redis, keys, notifiers, state.metrics,
+                services.redis, intake.keys, build_notifiers(settings, session), state.metrics,
                 RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
                 f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
-                clock, int(settings.state.resolved_retention),
+                clock, int(settings.state.resolved_retention), target=state.redis_target,
             )  # fmt: skip
-            sched = Scheduler(state.redis, state.intake.scripts, keys, state.metrics,
-                              clock)  # fmt: skip
+            sched = Scheduler(services.redis, intake.scripts, intake.keys, state.metrics,
+                              clock, target=state.redis_target)  # fmt: skip
             tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(sched.run(stop))]
             state.components.update(workers="ok", scheduler="ok")
+        reloader = None
+        if config_path is not None:
+            reloader = Reloader(config_path, overrides or {}, log_level_flag, state, services,
+                                session, worker, clock)  # fmt: skip
+            app[RELOADER] = reloader
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for n in notifiers.values():
-                await n.close()
+            if reloader is not None:
+                await reloader.aclose()
+            if worker is not None:
+                for n in worker.notifiers.values():
+                    await n.close()
             await session.close()
+
+    async def sighup_ctx(app: web.Application) -> AsyncIterator[None]:
+        # SIGHUP reloads, as it does for Prometheus and Alertmanager. Only for a served
+        # config file, and only where signals can be handled (the main thread).
+        loop = asyncio.get_running_loop()
+        reloader = app.get(RELOADER)
+        pending: set[asyncio.Task[Any]] = set()
+
+        def on_hup() -> None:
+            assert reloader is not None
+            task = asyncio.create_task(reloader.reload("SIGHUP"))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        installed = False
+        if reloader is not None:
+            try:
+                loop.add_signal_handler(signal.SIGHUP, on_hup)
+                installed = True
+            except (RuntimeError, ValueError):  # not the main thread
+                log.warning("SIGHUP reload unavailable (not in the main thread)")
+        try:
+            yield
+        finally:
+            if installed:
+                loop.remove_signal_handler(signal.SIGHUP)
+            if pending:
+                await asyncio.wait(pending, timeout=10)
 
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(delivery_ctx)
+    app.cleanup_ctx.append(sighup_ctx)
     app.router.add_post("/webhook", webhook.webhook)
     app.router.add_post("/webhook/{name}", webhook.webhook)
     app.router.add_get("/api/v1/alerts", alerts.list_alerts)
@@ -148,6 +161,7 @@ def create_app(
     app.router.add_post("/api/v1/dlq/replay", dlq.replay_dead)
     app.router.add_post("/api/v1/dlq/{id}/replay", dlq.replay_dead)
     app.router.add_delete("/api/v1/dlq", dlq.purge_dead)
+    app.router.add_post("/-/reload", reload_api.reload)
     app.router.add_get("/health/live", health.live)
     app.router.add_get("/health/ready", health.ready)
     app.router.add_get("/health", health.detailed)

@@ -12,21 +12,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from receiver import __version__
+from receiver.config_check import load_settings
 from receiver.config_loader import ConfigError
-from receiver.settings import Settings, load_settings
+from receiver.settings import Settings
 
 EXIT_CONFIG = 2
 
 
-def _load(path: str, overrides: dict[str, Any] | None = None) -> Settings:
+def _load(path: str, overrides: dict[str, Any] | None = None, secrets: bool = True) -> Settings:
+    """The checked settings, or every problem on stderr and exit 2 (serve and check-config
+    go through here: whatever serve refuses, check-config refuses the same way)."""
+    unset: list[str] = []
     try:
-        return load_settings(path, overrides)
+        settings = load_settings(path, overrides, secrets=secrets, unset=unset)
     except ConfigError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
         n = len(e.issues)
         print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    if unset:
+        print(f"{path}: not checked offline (unset): {', '.join(unset)}", file=sys.stderr)
+    return settings
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -39,19 +46,29 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import os
 
-    from receiver import logs
+    from receiver import logs, serving
     from receiver.app import create_app
     from receiver.store.embedded import EmbeddedRedisError
 
+    try:  # a bad $ALERT_RECEIVER_LOG_LEVEL fails before anything else
+        logs.choose_level(args.log_level, "info")
+    except ValueError as e:
+        print(f"alert-receiver: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     overrides = {"listen": args.listen} if args.listen else None
     settings = _load(args.config, overrides)
-    logs.setup(settings.log_level)
+    level, source = logs.choose_level(args.log_level, settings.log_level)
+    logs.setup(level)
+    log = logging.getLogger("receiver.serve")
+    log.debug("log level", extra={"log_level": level, "from": source})
     for w in settings.warnings():
         logging.getLogger("receiver.config").warning(w)
     host, port = settings.host_port
-    app = create_app(settings, data_dir=args.data_dir)
+    # SIGHUP and POST /-/reload re-read this file, with the same command-line overrides.
+    app = create_app(settings, data_dir=args.data_dir, config_path=args.config,
+                     overrides=overrides, log_level_flag=args.log_level)  # fmt: skip
     # Everything loaded so far lives for the whole run: keep it out of the collector's
     # scans, and collect the young generation less often (request handling allocates a
     # lot of short-lived objects; fewer collections mean fewer latency spikes).
@@ -59,10 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     try:
-        # run_app stops on SIGTERM/SIGINT: stop accepting, finish in-flight requests (up to
+        # Until SIGTERM/SIGINT: stop accepting, finish in-flight requests (up to
         # shutdown_timeout), then the cleanup contexts stop workers and the embedded Redis.
-        web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=10,
-                    loop=_event_loop())  # fmt: skip
+        serving.run(app, host, port, config=os.path.abspath(args.config), shutdown_timeout=10,
+                    loop_factory=_event_loop)  # fmt: skip
     except EmbeddedRedisError as e:
         print(f"alert-receiver: {e}", file=sys.stderr)
         return 1
@@ -94,21 +111,11 @@ def summary(settings: Settings) -> str:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from receiver.notifiers.render import check_templates
-
-    settings = _load(args.config)
-    # A broken template or an unreadable secret file fails here, not at 3 a.m.
-    problems = [f"templates: {p}" for p in check_templates(settings.templates_dir)]
-    for name, cfg in sorted(settings.receivers.items()):
-        problems += [f"receivers.{name}: {p}" for p in cfg.problems()]
+    settings = _load(args.config, secrets=not args.no_secrets)
     print(summary(settings))
     for w in settings.warnings():
         print(f"{args.config}: warning: {w}", file=sys.stderr)
-    for p in problems:
-        print(f"{args.config}: {p}", file=sys.stderr)
-    if problems:
-        return EXIT_CONFIG
-    print("config OK")
+    print("config OK" + (" (secrets not checked)" if args.no_secrets else ""))
     return 0
 
 
@@ -116,7 +123,7 @@ def cmd_routes_test(args: argparse.Namespace) -> int:
     from receiver.pipeline.intake import targets_for
     from receiver.pipeline.route import format_matches
 
-    settings = _load(args.config)
+    settings = _load(args.config, secrets=False)  # routing needs no secrets
     labels: dict[str, str] = {}
     for item in args.labels:
         k, sep, v = item.partition("=")
@@ -186,14 +193,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"alert-receiver {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from receiver.logs import LEVEL_ENV, LEVELS
+
     s = sub.add_parser("serve", help="run the service")
     s.add_argument("--config", required=True, help="config file (YAML)")
     s.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
     s.add_argument("--data-dir", help="where the embedded Redis keeps its files (default ./data)")
+    s.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        help=f"overrides ${LEVEL_ENV}, which overrides the config's log_level",
+    )
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check-config", help="validate a config and print a summary")
     c.add_argument("config")
+    c.add_argument("--no-secrets", action="store_true",
+                   help="offline: unset ${VARS} and secret files are not needed")  # fmt: skip
     c.set_defaults(func=cmd_check_config)
 
     r = sub.add_parser("routes", help="routing tree tools")
@@ -218,8 +234,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly with 141 (128 + SIGPIPE), as a
+        # process killed by SIGPIPE; stdout goes to /dev/null so the flush at exit cannot
+        # fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout without a descriptor (tests capturing it)
+            pass
+        return 141
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,18 +90,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
+    # --config and --data-dir are accepted before the subcommand (`dlq --config X list`) and
+    # after it (`dlq list --config X`). The subcommands' copies default to SUPPRESS so an
+    # absent one leaves the value given before the subcommand alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="config file (YAML)")
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="the serve --data-dir (embedded Redis)")  # fmt: skip
     d = sub.add_parser("dlq", help="dead letters: list, show, replay, purge")
-    d.add_argument("--config", required=True)
+    d.add_argument("--config", help="config file (YAML); also accepted after the subcommand")
     d.add_argument("--data-dir", help="the serve --data-dir (embedded Redis)")
     dsub = d.add_subparsers(dest="dlq_command", required=True, metavar="SUBCOMMAND")
-    ls = dsub.add_parser("list", help="list dead letters, oldest first")
+    ls = dsub.add_parser("list", parents=[common], help="list dead letters, oldest first")
     ls.add_argument("--limit", type=int, default=100)
     ls.add_argument("--json", action="store_true")
-    sh = dsub.add_parser("show", help="one dead letter with its job")
+    sh = dsub.add_parser("show", parents=[common], help="one dead letter with its job")
     sh.add_argument("id")
-    rp = dsub.add_parser("replay", help="send dead letters again (once each)")
+    rp = dsub.add_parser("replay", parents=[common], help="send dead letters again (once each)")
     rp.add_argument("id", nargs="?")
     rp.add_argument("--all", action="store_true")
-    pg = dsub.add_parser("purge", help="delete every dead letter")
+    pg = dsub.add_parser("purge", parents=[common], help="delete every dead letter")
     pg.add_argument("--yes", action="store_true")
-    d.set_defaults(func=func)
+
+    def checked(args: argparse.Namespace) -> int:
+        if not args.config:
+            d.error("the following arguments are required: --config")
+        return func(args)
+
+    d.set_defaults(func=checked)

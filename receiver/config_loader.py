@@ -68,8 +68,15 @@ def expand_env(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _ENV_RE.sub(sub, value), missing
 
 
-def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, yaml.Node | None]:
-    """Parse `path` into objects (env-expanded) and a node tree; raises ConfigError."""
+def load_yaml(
+    path: Path, env: Mapping[str, str] | None = None, unset: list[str] | None = None
+) -> tuple[Any, yaml.Node | None]:
+    """Parse `path` into objects (env-expanded) and a node tree; raises ConfigError.
+
+    An unset variable without a default is an error, unless `unset` is given (offline
+    checks, where the secrets are not in the environment): then `${VAR}` is kept as
+    written and VAR appended to `unset`.
+    """
     env = os.environ if env is None else env
     fname = str(path)
     try:
@@ -85,6 +92,9 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> tuple[Any, ya
         raw = loader.construct_scalar(node)
         assert isinstance(raw, str)
         value, missing = expand_env(raw, env)
+        if missing and unset is not None:
+            unset.extend(n for n in missing if n not in unset)
+            return raw
         for name in missing:
             issues.append(
                 ConfigIssue(
@@ -132,13 +142,19 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
     return line
 
 
-def read_secret(value: str | None, file: str | None, what: str) -> str | None:
-    """A secret given inline or as a `*_file` path (as Alertmanager allows); not both."""
+def read_secret_file(path: str | Path) -> str:
+    """A secret kept in a file (Kubernetes/Docker secrets): its content, stripped.
+    ValueError naming the file when it cannot be read or is empty."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read secret file {path}: {e}") from e
+    if not value:
+        raise ValueError(f"secret file {path} is empty")
+    return value
+
+
+def one_of(value: object, file: object, what: str) -> None:
+    """A secret is given inline or as a `*_file` path (as Alertmanager allows); not both."""
     if value and file:
         raise ValueError(f"set {what} or {what}_file, not both")
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ValueError(f"cannot read {what}_file {file}: {e.strerror}") from e
-    return value

@@ -2,7 +2,9 @@
 
 Info lines (one per webhook) are buffered and written every 200 ms, in batches: a write
 syscall per webhook was a sixth of the intake's CPU. Warnings and errors are written at
-once, and the buffer is flushed at exit.
+once, and the buffer is flushed at exit. A warning or error repeated within REPEAT_WINDOW_S
+(same logger, same message template) is written once; the next one after the window says
+how many were left out (`"repeated": 37`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -19,6 +22,15 @@ import orjson
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 FLUSH_EVERY_S = 0.2
 _MAX_BUFFER = 256 * 1024
+REPEAT_WINDOW_S = 10.0
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def _fields(record: logging.LogRecord) -> str:
+    """The record's own fields (`extra=`), as text, for telling identical lines apart."""
+    own = [(k, repr(v)) for k, v in record.__dict__.items()
+           if k not in _RESERVED and not k.startswith("_") and k != "repeated"]  # fmt: skip
+    return repr(sorted(own))
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,6 +48,51 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
+
+
+class RepeatFilter(logging.Filter):
+    """At most one WARNING-or-above line per `window_s` per identical line: same logger,
+    message and fields (a different alert, error or reason is a different line).
+
+    An outage makes the same warning several times a second; the first passes, the rest
+    of its window are counted, and the first one after the window carries `repeated`: how
+    many were left out. Lines below WARNING, and different messages, always pass.
+    """
+
+    _MAX_KEYS = 1024
+
+    def __init__(
+        self, window_s: float = REPEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.window_s, self.clock = window_s, clock
+        self._lock = threading.Lock()
+        # (logger, message, fields) → [when the last written line's window started,
+        # left out since]
+        self._seen: dict[tuple[str, str, str], list[float]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.getMessage(), _fields(record))
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.window_s:
+                seen[1] += 1
+                return False
+            if seen is not None and seen[1]:
+                record.repeated = int(seen[1])
+            if seen is None and len(self._seen) >= self._MAX_KEYS:
+                self._forget(now)
+            self._seen[key] = [now, 0]
+        return True
+
+    def _forget(self, now: float) -> None:
+        """Drops keys whose window has closed (their left-out count is lost)."""
+        for key, (start, _n) in list(self._seen.items()):
+            if now - start >= self.window_s:
+                del self._seen[key]
 
 
 class BufferedHandler(logging.Handler):
@@ -116,7 +173,27 @@ def info_line(logger: logging.Logger, msg: str, **fields: Any) -> None:
         handler._size += len(line)
 
 
-def setup(level: str = "info") -> None:
+LEVEL_ENV = "ALERT_RECEIVER_LOG_LEVEL"
+
+
+def choose_level(
+    flag: str | None, config: str, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str]:
+    """The log level and where it came from: `--log-level`, else $ALERT_RECEIVER_LOG_LEVEL,
+    else the config's `log_level`. A set but invalid variable is a ValueError, flag or not."""
+    env = environ.get(LEVEL_ENV, "").strip().lower()
+    if env and env not in LEVELS:
+        raise ValueError(
+            f"{LEVEL_ENV}={environ[LEVEL_ENV]!r} is not a log level; use one of {', '.join(LEVELS)}"
+        )
+    if flag:
+        return flag, "--log-level"
+    if env:
+        return env, LEVEL_ENV
+    return config, "config"
+
+
+def setup(level: str = "info", repeat_window_s: float = REPEAT_WINDOW_S) -> None:
     global _fast
     # No caller lookup, thread or process names: not in our lines, and they cost per record.
     logging._srcfile = None
@@ -125,6 +202,7 @@ def setup(level: str = "info") -> None:
     logging.logMultiprocessing = False
     handler = _fast = BufferedHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RepeatFilter(repeat_window_s))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

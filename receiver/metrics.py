@@ -34,6 +34,17 @@ class Metrics:
             "Intake steps redone because a concurrent request changed the same alerts.",
             registry=r,
         )
+        # The names Prometheus and Alertmanager use for theirs.
+        self.config_reload_ok = Gauge(
+            p + "config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            registry=r,
+        )
+        self.config_reload_ts = Gauge(
+            p + "config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            registry=r,
+        )
         self.redis_errors = Counter(
             p + "redis_errors_total", "Redis errors by operation.", ["op"], registry=r
         )

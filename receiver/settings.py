@@ -1,27 +1,29 @@
-"""The service's configuration: a pydantic model loaded from YAML (see config/*.yml)."""
+"""The service's configuration: one pydantic model composed of each package's section.
+
+Loading and checking a file (line numbers, cross-references, secrets, templates) is in
+config_check.py; this module only declares the shape.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from receiver.config_loader import (
-    ConfigError,
-    ConfigIssue,
-    StrictModel,
-    line_of,
-    load_yaml,
-    read_secret,
-)
+from receiver.config_loader import StrictModel, one_of, read_secret_file
 from receiver.durations import Duration
 from receiver.notifiers.registry import ChannelConfig
-from receiver.pipeline.route import RootRouteConfig, RoutingTree
+from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
 from receiver.store import keys as K
 from receiver.store.config import RedisConfig
 
 MiB = 1024 * 1024
+
+# A config location (a pydantic error location): ("route", "routes", 0, "receivers", 1).
+Loc = tuple[str | int, ...]
+# One problem found after the shape was validated: where, and what.
+Issue = tuple[Loc, str]
 
 
 class BasicUser(StrictModel):
@@ -30,33 +32,68 @@ class BasicUser(StrictModel):
     password_file: str | None = None
 
     @model_validator(mode="after")
-    def _secret(self) -> BasicUser:
-        self.password = read_secret(self.password, self.password_file, "password")
-        if not self.password:
+    def _one(self) -> BasicUser:
+        one_of(self.password, self.password_file, "password")
+        if not self.password and not self.password_file:
             raise ValueError("password or password_file is required")
         return self
 
+    def secret(self) -> str:
+        """The password (read from its file when given so; ValueError if unreadable)."""
+        return read_secret_file(self.password_file) if self.password_file else self.password or ""
+
 
 class AuthConfig(StrictModel):
-    """Webhook auth as Alertmanager's http_config sends it: bearer tokens and/or basic auth."""
+    """Credentials as Alertmanager's http_config sends them: bearer tokens and/or basic auth.
+
+    Files are read when the credentials are built (start-up, reload), not when the
+    config is parsed, so that a config can be checked offline (`--no-secrets`).
+    """
 
     bearer_tokens: list[str] = Field(default_factory=list)
     bearer_token_files: list[str] = Field(default_factory=list)
     basic: list[BasicUser] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _load(self) -> AuthConfig:
-        for f in self.bearer_token_files:
-            token = read_secret(None, f, "bearer_token")
-            if token:
-                self.bearer_tokens.append(token)
-        self.bearer_tokens = [t for t in self.bearer_tokens if t]
-        if not self.bearer_tokens and not self.basic:
+    def _some(self) -> AuthConfig:
+        if not any(self.bearer_tokens) and not self.bearer_token_files and not self.basic:
             raise ValueError(
                 "no credentials: give bearer_tokens, bearer_token_files or basic "
                 "(or `auth: none` to accept unauthenticated webhooks)"
             )
         return self
+
+    def tokens(self) -> list[str]:
+        """Every accepted bearer token: inline ones, then one per file."""
+        inline = [t for t in self.bearer_tokens if t]
+        return inline + [read_secret_file(f) for f in self.bearer_token_files]
+
+    def secret_issues(self) -> Iterator[Issue]:
+        for i, f in enumerate(self.bearer_token_files):
+            yield from _readable(("bearer_token_files", i), f)
+        for j, user in enumerate(self.basic):
+            if user.password_file:
+                yield from _readable(("basic", j, "password_file"), user.password_file)
+
+
+def _readable(loc: Loc, path: str) -> Iterator[Issue]:
+    try:
+        read_secret_file(path)
+    except ValueError as e:
+        yield loc, str(e)
+
+
+def _auth_tag(v: Any) -> str:
+    return "credentials" if isinstance(v, dict | AuthConfig) else "none"
+
+
+# `auth: none` or a credentials mapping; the tag picks the branch, so a mistake in the
+# mapping is reported once, not also as "should be 'none'".
+Auth = Annotated[
+    Annotated[AuthConfig, Tag("credentials")] | Annotated[Literal["none"], Tag("none")],
+    Discriminator(_auth_tag),
+]
+AUTH_TAGS = ("credentials", "none")
 
 
 class WebhookConfig(StrictModel):
@@ -90,15 +127,13 @@ class Settings(StrictModel):
 
     listen: str = "127.0.0.1:9095"
     data_dir: str = "./data"
-    auth: AuthConfig | Literal["none"]
-    # Guards /api/v1/dlq (replay, purge). Absent → those endpoints answer 403.
-    admin_auth: AuthConfig | Literal["none"] | None = None
+    auth: Auth
+    # Guards /api/v1/dlq (replay, purge) and /-/reload. Absent → those answer 403.
+    admin_auth: Auth | None = None
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     state: StateConfig = Field(default_factory=StateConfig)
-    receivers: dict[str, Annotated[ChannelConfig, Field(discriminator="type")]] = Field(
-        default_factory=dict
-    )
+    receivers: dict[str, ChannelConfig] = Field(default_factory=dict)
     route: RootRouteConfig | None = None
     storm: StormConfig = Field(default_factory=StormConfig)
     workers: WorkerConfig = Field(default_factory=WorkerConfig)
@@ -113,16 +148,42 @@ class Settings(StrictModel):
             raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:9095")
         return v
 
-    @model_validator(mode="after")
-    def _references(self) -> Settings:
-        tree = self.routing_tree()
-        unknown = sorted(r for r in tree.receivers() if r not in self.receivers)
-        if unknown and self.route is not None:
-            raise ValueError(
-                f"route refers to undefined receivers: {', '.join(unknown)} "
-                f"(defined: {', '.join(sorted(self.receivers)) or 'none'})"
-            )
-        return self
+    def reference_issues(self) -> list[Issue]:
+        """Names a route uses that nothing defines, keys of features not built yet, and
+        route names used twice."""
+        if self.route is None:
+            return []
+        out: list[Issue] = []
+        seen: dict[str, Loc] = {}
+        defined = ", ".join(sorted(self.receivers)) or "none"
+        for loc, node in _walk_config(self.route, ("route",)):
+            if node.name is not None:
+                if node.name in seen:
+                    out.append(((*loc, "name"), f'duplicate route name "{node.name}"'))
+                seen.setdefault(node.name, loc)
+            for i, r in enumerate(node.receivers):
+                if r not in self.receivers:
+                    out.append(((*loc, "receivers", i),
+                                f'undefined receiver "{r}" (defined: {defined})'))  # fmt: skip
+            for key, plural in _UNBUILT:
+                if key in node.model_fields_set:
+                    out.append(((*loc, key), f"{plural} are not available in this version "
+                                "(nothing would act on them): remove the key"))  # fmt: skip
+        return out
+
+    def secret_issues(self) -> list[Issue]:
+        """Secret files that cannot be read and secrets of the wrong shape."""
+        out: list[Issue] = []
+        for section in ("auth", "admin_auth"):
+            value = getattr(self, section)
+            if isinstance(value, AuthConfig):
+                out += [((section, *loc), msg) for loc, msg in value.secret_issues()]
+        if self.redis.password_file:
+            out += [(("redis", *loc), m) for loc, m in
+                    _readable(("password_file",), self.redis.password_file)]  # fmt: skip
+        for name, cfg in self.receivers.items():
+            out += [(("receivers", name, field), msg) for field, msg in cfg.problems()]
+        return out
 
     def warnings(self) -> list[str]:
         """Valid but probably unintended: shown by check-config and logged by serve."""
@@ -148,32 +209,16 @@ class Settings(StrictModel):
         return host.strip("[]"), int(port)
 
 
-def _message(err: dict[str, Any]) -> str:
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
+def _walk_config(node: RouteConfig, loc: Loc) -> Iterator[tuple[Loc, RouteConfig]]:
+    yield loc, node
+    for i, child in enumerate(node.routes):
+        yield from _walk_config(child, (*loc, "routes", i))
 
 
-def load_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load and validate a config file; raises ConfigError listing every problem with its line."""
-    p = Path(path)
-    data, node = load_yaml(p)
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(str(p), 1, "", "the config must be a YAML mapping")])
-    data.update(overrides or {})
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as e:
-        issues = []
-        for err in e.errors():
-            # Drop the discriminator tag pydantic adds for tagged unions (`receivers.x.slack`).
-            loc = [part for part in err["loc"] if not _is_union_tag(part)]
-            path_str = ".".join(str(x) for x in loc)
-            issues.append(ConfigIssue(str(p), line_of(node, loc), path_str, _message(dict(err))))
-        raise ConfigError(issues) from None
+# Route keys whose features are not built yet (digests, escalation policies): nothing
+# could drain a digest buffer or run a policy, so no route may name one (no black holes).
+_UNBUILT = (("digest", "digests"), ("escalation", "escalation policies"))
 
-
-def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and (part in _CHANNEL_TYPES or part.startswith("function-"))
-
-
-_CHANNEL_TYPES = {"pagerduty", "slack", "email", "webhook", "log", "AuthConfig", "literal['none']"}
+# Sections that the running process cannot change without a restart: a reload reports
+# them and keeps the running values.
+RESTART_SECTIONS = ("listen", "data_dir", "redis", "webhook", "workers")

@@ -6,7 +6,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from receiver.api.errors import error
-from receiver.api.state import STATE
+from receiver.api.state import SERVICES
 from receiver.store.alerts import AlertFilter
 
 _RESERVED = {"status", "severity", "limit", "cursor", "label"}
@@ -32,7 +32,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         labels.append((k, v))
     flt = AlertFilter(status, q.get("severity"), tuple(labels))
     try:
-        alerts, cursor = await request.app[STATE].reader.list(flt, limit, q.get("cursor"))
+        alerts, cursor = await request.app[SERVICES].reader.list(flt, limit, q.get("cursor"))
     except RedisError:
         return error(503, "unavailable", "state store unavailable; retry")
     return web.json_response({"alerts": alerts, "next_cursor": cursor, "count": len(alerts)})
@@ -41,7 +41,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def get_alert(request: web.Request) -> web.Response:
     fp = request.match_info["fingerprint"]
     try:
-        rec = await request.app[STATE].reader.get(fp)
+        rec = await request.app[SERVICES].reader.get(fp)
     except RedisError:
         return error(503, "unavailable", "state store unavailable; retry")
     if rec is None:

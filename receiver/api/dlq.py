@@ -12,7 +12,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from receiver.api.errors import error
-from receiver.api.state import STATE
+from receiver.api.state import SERVICES, STATE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,7 +39,7 @@ async def list_dead(request: web.Request) -> web.StreamResponse:
         count = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         return error(400, "invalid_query", "limit must be an integer")
-    dlq = request.app[STATE].dlq
+    dlq = request.app[SERVICES].dlq
     rows = await dlq.list(count, request.query.get("cursor", "-"))
     return web.json_response(
         {"dead_letters": [r.to_dict() for r in rows], "size": await dlq.size(),
@@ -49,7 +49,7 @@ async def list_dead(request: web.Request) -> web.StreamResponse:
 
 @admin
 async def show_dead(request: web.Request) -> web.StreamResponse:
-    dl = await request.app[STATE].dlq.get(request.match_info["id"])
+    dl = await request.app[SERVICES].dlq.get(request.match_info["id"])
     if dl is None:
         return error(404, "not_found", f"no dead letter {request.match_info['id']}")
     return web.json_response({**dl.to_dict(), "job": dl.job})
@@ -58,7 +58,7 @@ async def show_dead(request: web.Request) -> web.StreamResponse:
 @admin
 async def replay_dead(request: web.Request) -> web.StreamResponse:
     entry = request.match_info.get("id")
-    dlq = request.app[STATE].dlq
+    dlq = request.app[SERVICES].dlq
     if entry is None:
         return web.json_response({"replayed": await dlq.replay_all()})
     if not await dlq.replay(entry):
@@ -68,4 +68,4 @@ async def replay_dead(request: web.Request) -> web.StreamResponse:
 
 @admin
 async def purge_dead(request: web.Request) -> web.StreamResponse:
-    return web.json_response({"purged": await request.app[STATE].dlq.purge()})
+    return web.json_response({"purged": await request.app[SERVICES].dlq.purge()})

@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 
 from receiver import __version__
-from receiver.api.state import STATE
+from receiver.api.state import SERVICES, STATE
 
 _PING_TIMEOUT_S = 1.0
 
@@ -29,7 +29,7 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    rtt = await _ping(request.app[STATE].redis)
+    rtt = await _ping(request.app[SERVICES].redis)
     if rtt is None:
         return web.json_response({"status": "unavailable", "redis": "down"}, status=503)
     return web.json_response({"status": "ok"})
@@ -37,14 +37,15 @@ async def ready(request: web.Request) -> web.Response:
 
 async def detailed(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    rtt = await _ping(state.redis)
+    services = request.app[SERVICES]
+    rtt = await _ping(services.redis)
     components = {"redis": "ok" if rtt is not None else "down", **state.components}
     ok = all(v == "ok" for v in components.values())
     body = {
         "status": "ok" if ok else "degraded",
         "version": __version__,
         "uptime_s": round(time.time() - state.started_at, 1),
-        "redis": {"mode": state.redis_mode, "latency_ms": None if rtt is None else round(rtt, 3)},
+        "redis": {"mode": services.mode, "latency_ms": None if rtt is None else round(rtt, 3)},
         "components": components,
     }
     return web.json_response(body, status=200 if ok else 503)

@@ -1,10 +1,10 @@
-"""What handlers share, stored on the aiohttp app under one typed key."""
+"""What handlers share, on the aiohttp app under typed keys: STATE from the start,
+SERVICES once Redis is reachable."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
@@ -13,22 +13,20 @@ from receiver.metrics import Metrics
 from receiver.pipeline.intake import Intake, IntakeResult
 from receiver.settings import Settings
 from receiver.store.alerts import AlertReader
+from receiver.store.connection import RedisClient
 from receiver.store.dlq import DeadLetters
 
 
 @dataclass
 class AppState:
-    """Built by create_app's cleanup_ctx once Redis is reachable; read by the handlers."""
+    """Known when the app is created. A reload replaces `settings`, `credentials` and
+    `admin` together, between requests (receiver/reload.py)."""
 
     settings: Settings
     metrics: Metrics
     credentials: Credentials
-    redis: Any = None
-    redis_mode: str = "embedded"
-    intake: Intake = None  # type: ignore[assignment]
-    reader: AlertReader = None  # type: ignore[assignment]
-    dlq: DeadLetters = None  # type: ignore[assignment]
-    admin: Credentials | None = None
+    admin: Credentials | None = None  # None: admin endpoints disabled (403)
+    redis_target: str = ""  # describe_target(): for log lines, without a password
     started_at: float = field(default_factory=time.time)
     components: dict[str, str] = field(default_factory=dict)
 
@@ -46,4 +44,16 @@ class AppState:
                     m.child(m.throttled, dest, action).inc(n)
 
 
+@dataclass(frozen=True)
+class Services:
+    """What exists once Redis is reachable: set by create_app's cleanup_ctx."""
+
+    redis: RedisClient
+    mode: str  # embedded | url | sentinel | cluster
+    intake: Intake
+    reader: AlertReader
+    dlq: DeadLetters
+
+
 STATE = web.AppKey("state", AppState)
+SERVICES = web.AppKey("services", Services)

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from receiver import logs
 from receiver.api.errors import error
-from receiver.api.state import STATE, AppState
+from receiver.api.state import SERVICES, STATE, AppState
 from receiver.payload import PayloadError, decode_payload
 from receiver.pipeline.intake import IntakeContention
 
@@ -58,7 +58,7 @@ async def _handle(request: web.Request, state: AppState, started: float) -> web.
         log.warning("webhook rejected", extra={"webhook": name, "status": 400, "why": e.detail})
         return error(400, e.code, e.detail, **({"fields": e.fields} if e.fields else {}))
     try:
-        result = await state.intake.ingest(payload, webhook=name)
+        result = await request.app[SERVICES].intake.ingest(payload, webhook=name)
     except Exception as e:
         # Anything that kept the body from being committed is transient for Alertmanager
         # (a retryable 503), including a fault inside a client library (seen with redis-py's
@@ -66,7 +66,8 @@ async def _handle(request: web.Request, state: AppState, started: float) -> web.
         expected = isinstance(e, TimeoutError | RedisError | OSError | IntakeContention)
         state.metrics.redis_errors.labels("intake").inc()
         log.error("webhook not recorded, answering 503", exc_info=not expected,
-                  extra={"webhook": name, "error": repr(e)})  # fmt: skip
+                  extra={"webhook": name, "error": repr(e),
+                         "redis": state.redis_target})  # fmt: skip
         return error(503, "unavailable", "state store unavailable; retry", retry=True)
     state.observe_intake(result)
     summary = result.summary()

@@ -32,9 +32,11 @@ class Scheduler:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         interval_s: float = 0.25,
+        target: str = "",
     ) -> None:
         self.redis, self.scripts, self.keys, self.metrics = redis, scripts, keys, metrics
         self.clock, self.interval_s = clock, interval_s
+        self.target = target  # where Redis is, named in its warnings
 
     async def tick(self) -> int:
         """Move everything due now; returns how many jobs reached the outbox."""
@@ -72,7 +74,8 @@ class Scheduler:
                 await self.tick()
                 await self.gauges()
             except (RedisError, OSError) as e:
-                log.warning("scheduler: redis unavailable", extra={"error": repr(e)})
+                log.warning("scheduler: redis unavailable",
+                            extra={"error": repr(e), "redis": self.target})  # fmt: skip
             except Exception:
                 log.exception("scheduler: unexpected error, continuing")
             with contextlib.suppress(asyncio.TimeoutError):

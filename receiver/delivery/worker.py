@@ -45,8 +45,10 @@ class Worker:
         visibility_timeout_s: float,
         clock: Callable[[], float] = time.time,
         retention_s: int = DEFAULT_RESOLVED_RETENTION_S,
+        target: str = "",
     ) -> None:
         self.retention_s = retention_s
+        self.target = target  # where Redis is, named in its warnings
         self.redis, self.keys, self.notifiers, self.metrics = redis, keys, notifiers, metrics
         self.policy, self.consumer, self.clock = policy, consumer, clock
         self.visibility_ms = int(visibility_timeout_s * 1000)
@@ -55,6 +57,10 @@ class Worker:
         self.rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # outbox entry ids being processed here
+
+    def sending(self) -> set[asyncio.Task[None]]:
+        """The jobs being processed now (a reload closes old notifiers after them)."""
+        return set(self._tasks)
 
     async def ensure_group(self) -> None:
         try:
@@ -84,7 +90,8 @@ class Worker:
                     for entry_id, fields in entries:
                         self._spawn(entry_id, fields)
             except (RedisError, OSError) as e:
-                log.warning("worker: redis unavailable, retrying", extra={"error": repr(e)})
+                log.warning("worker: redis unavailable, retrying",
+                            extra={"error": repr(e), "redis": self.target})  # fmt: skip
                 await _pause(stop)
             except Exception:
                 # A bug must not silently stop delivery: log it loudly and keep going.
@@ -123,7 +130,8 @@ class Worker:
         try:
             record, state = await self._records(n)
         except (RedisError, OSError) as e:
-            log.warning("worker: could not read records", extra={"error": repr(e)})
+            log.warning("worker: could not read records",
+                        extra={"error": repr(e), "redis": self.target})  # fmt: skip
             return  # unacknowledged: reclaimed after the visibility timeout
         if superseded(n, record):
             try:
@@ -165,7 +173,8 @@ class Worker:
                 log.error("delivery dead-lettered", extra=_ctx(n, result, attempt, 0))
         except (RedisError, OSError) as e:
             # Not acknowledged: XAUTOCLAIM hands the job out again after the timeout.
-            log.warning("worker: could not record outcome", extra={"error": repr(e)})
+            log.warning("worker: could not record outcome",
+                        extra={"error": repr(e), "redis": self.target})  # fmt: skip
 
     async def _records(self, n: Notification) -> tuple[str | None, dict[str, str]]:
         """The destination's decision record and the notifier state from earlier sends."""

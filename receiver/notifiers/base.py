@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from receiver.config_loader import read_secret_file
 from receiver.models import Notification
+from receiver.notifiers.render import Renderer
+from receiver.pipeline.throttle import Rate
 
 # How much of a vendor's answer goes into a result's detail (logs, dead-letter entries).
 DETAIL_LIMIT = 300
@@ -154,19 +157,58 @@ class ChannelBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    rate: str | None = None
-    burst: int | None = None
+    # The vendor's documented limit, used when the receiver sets no `rate` (None: none).
+    default_rate: ClassVar[Rate | None] = None
 
-    def problems(self) -> list[str]:
-        """What would make sends fail for sure (for check-config); empty when fine."""
-        out: list[str] = []
+    rate: str | None = None
+    burst: int | None = Field(None, ge=1)
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, v: str | None) -> str | None:
+        if v is not None and v != "none":
+            Rate.parse(v)  # ValueError naming the problem
+        return v
+
+    def limit(self) -> Rate | None:
+        """This receiver's rate limit: its own `rate`/`burst`, else its channel's default."""
+        if self.rate == "none":
+            return None
+        if self.rate:
+            return Rate.parse(self.rate, self.burst)
+        d = self.default_rate
+        return Rate(d.interval_ms, self.burst or d.burst) if d else None
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for what would make sends fail for sure: unreadable secret
+        files and the like. Run by check-config and serve, skipped by `--no-secrets`."""
+        out: list[tuple[str, str]] = []
         for fname, value in self:
             if fname.endswith("_file") and isinstance(value, Path):
                 try:
                     read_secret_file(value)
                 except ValueError as e:
-                    out.append(str(e))
+                    out.append((fname, str(e)))
         return out
+
+
+C = TypeVar("C", bound=ChannelBase)
+
+
+class NotifierBase(Generic[C]):
+    """What every notifier's constructor takes, and a close() with nothing to release
+    (the HTTP session belongs to the app)."""
+
+    def __init__(
+        self, name: str, cfg: C, session: aiohttp.ClientSession, renderer: Renderer
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self._session = session
+        self._renderer = renderer
+
+    async def close(self) -> None:
+        return None
 
 
 def exactly_one(cfg: BaseModel, a: str, b: str, required: bool = True) -> None:
@@ -176,16 +218,6 @@ def exactly_one(cfg: BaseModel, a: str, b: str, required: bool = True) -> None:
         raise ValueError(f"give either {a} or {b}, not both")
     if required and not given:
         raise ValueError(f"{a} or {b} is required")
-
-
-def read_secret_file(path: Path) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"cannot read secret file {path}: {e}") from e
-    if not value:
-        raise ValueError(f"secret file {path} is empty")
-    return value
 
 
 def load_secret(inline: SecretStr | None, path: Path | None) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import aiohttp
 import aiosmtplib
@@ -25,6 +25,7 @@ from receiver.models import Notification, Reason
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
+    NotifierBase,
     Outcome,
     classify_exception,
     client_error,
@@ -34,6 +35,7 @@ from receiver.notifiers.base import (
     ok,
 )
 from receiver.notifiers.render import Renderer, is_resolved
+from receiver.pipeline.throttle import Rate
 
 MAX_SUBJECT = 250
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
@@ -41,6 +43,8 @@ DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
 
 class EmailConfig(ChannelBase):
     type: Literal["email"] = "email"
+    # 30 per minute: friendly to ordinary SMTP relays and inboxes.
+    default_rate: ClassVar[Rate | None] = Rate(2000, 5)
     host: str
     port: int | None = Field(None, ge=1, le=65535)  # default by tls: 587 / 465 / 25
     tls: Literal["starttls", "implicit", "none"] = "starttls"
@@ -164,7 +168,7 @@ def classify_smtp(e: BaseException) -> DeliveryResult:
     return classify_exception(e, "email")
 
 
-class EmailNotifier:
+class EmailNotifier(NotifierBase[EmailConfig]):
     def __init__(
         self,
         name: str,
@@ -172,9 +176,7 @@ class EmailNotifier:
         session: aiohttp.ClientSession,
         renderer: Renderer,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self._renderer = renderer
+        super().__init__(name, cfg, session, renderer)
         self._password, self._config_error = load_secret(cfg.password, cfg.password_file)
         self._tls_context: ssl.SSLContext | None = None
         try:

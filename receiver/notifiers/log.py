@@ -7,29 +7,15 @@ import json
 from collections.abc import Mapping
 from typing import Literal
 
-import aiohttp
-
 from receiver.models import Notification
-from receiver.notifiers.base import ChannelBase, DeliveryResult, ok
-from receiver.notifiers.render import Renderer
+from receiver.notifiers.base import ChannelBase, DeliveryResult, NotifierBase, ok
 
 
 class LogConfig(ChannelBase):
     type: Literal["log"] = "log"
 
 
-class LogNotifier:
-    def __init__(
-        self,
-        name: str,
-        cfg: LogConfig,
-        session: aiohttp.ClientSession,
-        renderer: Renderer,
-    ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self._renderer = renderer
-
+class LogNotifier(NotifierBase[LogConfig]):
     def line(self, n: Notification) -> str:
         a = n.alert
         try:
@@ -54,6 +40,3 @@ class LogNotifier:
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         print(self.line(n), flush=True)
         return ok("log: printed")
-
-    async def close(self) -> None:
-        return None

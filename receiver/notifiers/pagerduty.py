@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
@@ -20,6 +20,7 @@ from receiver.models import ZERO_TIME, AlertSnapshot, Notification, Severity
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
+    NotifierBase,
     classify_exception,
     client_error,
     exactly_one,
@@ -36,6 +37,7 @@ from receiver.notifiers.render import (
     summary_line,
     truncate,
 )
+from receiver.pipeline.throttle import Rate
 
 ROUTING_KEY_LEN = 32  # an integration key is 32 characters
 MAX_SUMMARY = 1024
@@ -47,6 +49,9 @@ _SEVERITY_ALIASES = {"warn": "warning", "err": "error", "fatal": "critical", "pa
 
 class PagerDutyConfig(ChannelBase):
     type: Literal["pagerduty"] = "pagerduty"
+    # PagerDuty Events API v2: 120 events per minute per routing key
+    # (https://developer.pagerduty.com/docs/events-api-v2/overview/#rate-limits).
+    default_rate: ClassVar[Rate | None] = Rate(500, 10)
     routing_key: SecretStr | None = None
     routing_key_file: Path | None = None
     base_url: str = "https://events.pagerduty.com"
@@ -60,11 +65,11 @@ class PagerDutyConfig(ChannelBase):
         exactly_one(self, "routing_key", "routing_key_file")
         return self
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[str, str]]:
         out = super().problems()
         if self.routing_key is not None:
             if len(self.routing_key.get_secret_value()) != ROUTING_KEY_LEN:
-                out.append(f"routing_key must be {ROUTING_KEY_LEN} characters")
+                out.append(("routing_key", f"routing_key must be {ROUTING_KEY_LEN} characters"))
         return out
 
 
@@ -82,7 +87,7 @@ def dedup_key(prefix: str, ident: str) -> str:
     return prefix[: MAX_DEDUP_KEY - 64] + hashlib.sha256(ident.encode()).hexdigest()
 
 
-class PagerDutyNotifier:
+class PagerDutyNotifier(NotifierBase[PagerDutyConfig]):
     def __init__(
         self,
         name: str,
@@ -90,10 +95,7 @@ class PagerDutyNotifier:
         session: aiohttp.ClientSession,
         renderer: Renderer,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self._session = session
-        self._renderer = renderer
+        super().__init__(name, cfg, session, renderer)
         self._url = cfg.base_url.rstrip("/") + "/v2/enqueue"
         self._routing_key, self._config_error = load_secret(cfg.routing_key, cfg.routing_key_file)
 
@@ -127,9 +129,6 @@ class PagerDutyNotifier:
             return await self._enqueue({"event_action": "acknowledge", "dedup_key": key})
         except Exception as e:
             return classify_exception(e, "pagerduty")
-
-    async def close(self) -> None:
-        return None  # the HTTP session belongs to the app
 
     def _trigger(self, n: Notification, key: str) -> dict[str, Any]:
         a = n.alert

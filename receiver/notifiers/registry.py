@@ -1,13 +1,14 @@
-"""Channel types: the one table from a config `type` to (config model, notifier class)."""
+"""Channel types: the one table from a config `type` to its config model and notifier."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 import aiohttp
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from receiver.notifiers.base import Notifier
+from receiver.notifiers.base import ChannelBase, Notifier
 from receiver.notifiers.email import EmailConfig, EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
@@ -22,14 +23,24 @@ class NotifierClass(Protocol):
     ) -> Notifier: ...
 
 
-CHANNELS: dict[str, tuple[type[BaseModel], NotifierClass]] = {
-    "pagerduty": (PagerDutyConfig, PagerDutyNotifier),
-    "slack": (SlackConfig, SlackNotifier),
-    "email": (EmailConfig, EmailNotifier),
-    "webhook": (WebhookConfig, WebhookNotifier),
-    "log": (LogConfig, LogNotifier),
+@dataclass(frozen=True)
+class Channel:
+    """A channel type: its config model (with its default rate) and its notifier."""
+
+    config: type[ChannelBase]
+    notifier: NotifierClass
+
+
+CHANNELS: dict[str, Channel] = {
+    "pagerduty": Channel(PagerDutyConfig, PagerDutyNotifier),
+    "slack": Channel(SlackConfig, SlackNotifier),
+    "email": Channel(EmailConfig, EmailNotifier),
+    "webhook": Channel(WebhookConfig, WebhookNotifier),
+    "log": Channel(LogConfig, LogNotifier),
 }
 
+# The config's tagged union over the same models. Spelled out for the type checker;
+# tests/unit/notifiers/test_notifier_config.py checks that it lists exactly CHANNELS.
 ChannelConfig = Annotated[
     PagerDutyConfig | SlackConfig | EmailConfig | WebhookConfig | LogConfig,
     Field(discriminator="type"),
@@ -39,7 +50,7 @@ ChannelConfig = Annotated[
 def build_notifier(
     name: str, cfg: ChannelConfig, session: aiohttp.ClientSession, render: Renderer
 ) -> Notifier:
-    model, cls = CHANNELS[cfg.type]
-    if not isinstance(cfg, model):
-        raise TypeError(f"channel {name}: {type(cfg).__name__} is not a {model.__name__}")
-    return cls(name, cfg, session, render)
+    channel = CHANNELS[cfg.type]
+    if not isinstance(cfg, channel.config):
+        raise TypeError(f"channel {name}: {type(cfg).__name__} is not a {channel.config.__name__}")
+    return channel.notifier(name, cfg, session, render)

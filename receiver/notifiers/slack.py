@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
@@ -27,6 +27,7 @@ from receiver.models import AlertSnapshot, Notification, Reason
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
+    NotifierBase,
     Outcome,
     classify_exception,
     classify_http,
@@ -47,6 +48,7 @@ from receiver.notifiers.render import (
     summary_line,
     truncate,
 )
+from receiver.pipeline.throttle import Rate
 
 T = TypeVar("T")
 
@@ -84,6 +86,9 @@ MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_wind
 
 class SlackConfig(ChannelBase):
     type: Literal["slack"] = "slack"
+    # About one message per second per channel, with short bursts
+    # (https://api.slack.com/apis/rate-limits#posting-messages).
+    default_rate: ClassVar[Rate | None] = Rate(1000, 3)
     # bot-token mode
     token: SecretStr | None = None
     token_file: Path | None = None
@@ -220,7 +225,7 @@ def build_message(
     return text or mrkdwn_escape(summary_line(a)), blocks[:MAX_BLOCKS]
 
 
-class SlackNotifier:
+class SlackNotifier(NotifierBase[SlackConfig]):
     def __init__(
         self,
         name: str,
@@ -228,9 +233,7 @@ class SlackNotifier:
         session: aiohttp.ClientSession,
         renderer: Renderer,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self._renderer = renderer
+        super().__init__(name, cfg, session, renderer)
         self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
         retry: list[AsyncRetryHandler] = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
         self._client: AsyncWebClient | None = None
@@ -260,9 +263,6 @@ class SlackNotifier:
         if self._client is None or not state.get("ts") or not state.get("channel"):
             return ok("slack: no message to update")
         return await self._guard(lambda: self._update(n, state, acked_by=by or "someone"))
-
-    async def close(self) -> None:
-        return None  # the HTTP session belongs to the app
 
     async def _guard(self, call: Callable[[], Awaitable[DeliveryResult]]) -> DeliveryResult:
         """Never raise: config problems, Slack errors and network trouble become results."""

@@ -12,7 +12,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -21,6 +21,7 @@ from receiver.models import Notification
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
+    NotifierBase,
     classify_exception,
     exactly_one,
     invalid_config,
@@ -28,6 +29,7 @@ from receiver.notifiers.base import (
     post,
 )
 from receiver.notifiers.render import Renderer, summary_line
+from receiver.pipeline.throttle import Rate
 
 SIGNATURE_HEADER = "X-Signature-256"
 BODY_VERSION = "1"
@@ -37,6 +39,7 @@ RESERVED_HEADERS = frozenset({"content-type", "content-length", SIGNATURE_HEADER
 
 class WebhookConfig(ChannelBase):
     type: Literal["webhook"] = "webhook"
+    default_rate: ClassVar[Rate | None] = Rate(100, 20)
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     secret: SecretStr | None = None
@@ -85,7 +88,7 @@ def webhook_body(n: Notification) -> dict[str, Any]:
     }
 
 
-class WebhookNotifier:
+class WebhookNotifier(NotifierBase[WebhookConfig]):
     def __init__(
         self,
         name: str,
@@ -93,9 +96,7 @@ class WebhookNotifier:
         session: aiohttp.ClientSession,
         renderer: Renderer,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self._session = session
+        super().__init__(name, cfg, session, renderer)
         self._secret, self._config_error = load_secret(cfg.secret, cfg.secret_file)
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
@@ -114,6 +115,3 @@ class WebhookNotifier:
         if self._secret:
             headers[SIGNATURE_HEADER] = signature(self._secret, body)
         return await post(self._session, self.cfg.url, body, headers, self.cfg.timeout, "webhook")
-
-    async def close(self) -> None:
-        return None  # the HTTP session belongs to the app

@@ -13,7 +13,8 @@ replicas still produce one job per destination.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +152,7 @@ def unique_alerts(payload: Payload, received: Counter[tuple[Status, Severity]]) 
     return list(by_fp.values())
 
 
-def targets_for(tree: RoutingTree, labels: dict[str, str], known: set[str]) -> list[Target]:
+def targets_for(tree: RoutingTree, labels: dict[str, str], known: AbstractSet[str]) -> list[Target]:
     """Destinations in route order, each once (first route wins), digests as `digest:NAME`."""
     out: dict[str, Target] = {}
     for m in tree.match(labels):
@@ -163,38 +164,54 @@ def targets_for(tree: RoutingTree, labels: dict[str, str], known: set[str]) -> l
     return list(out.values())
 
 
+@dataclass
+class Routing:
+    """What the intake decides with, built from one config and swapped whole on a reload:
+    a body is decided with the routing it started with."""
+
+    tree: RoutingTree
+    known: frozenset[str]  # defined receivers: routes naming others notify no one
+    rates: dict[str, Rate | None]
+    storm: tuple[int, int] | None  # (threshold, window_ms)
+    retention_ms: int
+    history_max: int
+    # Destinations by fingerprint (routing depends on the labels only, and the fingerprint
+    # stands for them). Emptied when full; gone with the routing on a reload.
+    routes: dict[str, list[Target]] = field(default_factory=dict)
+
+    def targets(self, snap: Incoming) -> list[Target]:
+        found = self.routes.get(snap.fingerprint)
+        if found is None:
+            if len(self.routes) >= ROUTE_CACHE_SIZE:
+                self.routes.clear()
+            found = targets_for(self.tree, snap.labels, self.known)
+            self.routes[snap.fingerprint] = found
+        return found
+
+
 class Intake:
-    """Runs the intake step for webhook bodies. Clock and Redis are injected."""
+    """Runs the intake step for webhook bodies. Clock and Redis are injected; `routing`
+    may be replaced at any time (a reload)."""
 
     def __init__(
         self,
         redis: Any,
         scripts: Scripts,
         keys: K.Keys,
-        tree: RoutingTree,
-        known_destinations: Iterable[str],
-        rates: dict[str, Rate | None],
-        storm: tuple[int, int] | None,
-        retention_ms: int,
-        history_max: int,
+        routing: Routing,
         clock: Callable[[], float],
     ) -> None:
-        self.redis, self.scripts, self.keys, self.tree = redis, scripts, keys, tree
-        self.known = set(known_destinations)
-        self.rates, self.storm = rates, storm
+        self.redis, self.scripts, self.keys, self.routing = redis, scripts, keys, routing
         self.clock = clock
         self.cache = RecordCache()
-        self._routes: dict[str, list[Target]] = {}
         self.batcher = Batcher(self._run)
-        # The script's settings, the same for every call.
-        self._args = [keys.tag, retention_ms, history_max, K.STORM_GRACE_MS,
-                      K.THROTTLE_IDLE_TTL_MS]  # fmt: skip
 
     async def _run(self, requests: list[bytes]) -> list[Any]:
         """One script call for a batch of bodies: one result per body."""
-        raw = await self.scripts.intake(
-            keys=[self.keys.index], args=[*self._args, b"[" + b",".join(requests) + b"]"]
-        )
+        r = self.routing
+        args = [self.keys.tag, r.retention_ms, r.history_max, K.STORM_GRACE_MS,
+                K.THROTTLE_IDLE_TTL_MS, b"[" + b",".join(requests) + b"]"]  # fmt: skip
+        raw = await self.scripts.intake(keys=[self.keys.index], args=args)
         results: list[Any] = orjson.loads(raw)
         return results
 
@@ -214,15 +231,6 @@ class Intake:
         )
         return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
 
-    def _targets(self, snap: Incoming) -> list[Target]:
-        found = self._routes.get(snap.fingerprint)
-        if found is None:
-            if len(self._routes) >= ROUTE_CACHE_SIZE:
-                self._routes.clear()
-            found = targets_for(self.tree, snap.labels, self.known)
-            self._routes[snap.fingerprint] = found
-        return found
-
     def _plan(
         self,
         snaps: list[Incoming],
@@ -231,6 +239,7 @@ class Intake:
         alerts: list[dict[str, Any]],
         now_ms: int,
         result: IntakeResult,
+        routing: Routing,
     ) -> dict[str, Any]:
         """The script's request: `alerts` (from _state_entry) with the versions and records
         decided from `records`, and the jobs to route."""
@@ -249,39 +258,15 @@ class Intake:
                     notif[t.destination] = new_rec.to_json()
                 if reason.notifies:
                     by_route.setdefault(t.route.route_id, []).append(
-                        self._job(snap, t, reason, now_ms)
+                        _job(snap, t, reason, now_ms, routing.rates.get(t.destination))
                     )
             entry["notif"] = notif
             # Storm control counts firing warnings/info only: a critical is never folded.
             stormy = snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
             for route_id, jobs in by_route.items():
-                storm = self.storm if stormy and self.storm else False
+                storm = routing.storm if stormy and routing.storm else False
                 routed.append({"route": route_id, "storm": storm, "jobs": jobs})
         return {"now": now_ms, "alerts": alerts, "routed": routed}
-
-    def _job(self, snap: Incoming, t: Target, reason: Reason, now_ms: int) -> dict[str, Any]:
-        n = Notification(
-            key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}",
-            destination=t.destination,
-            reason=reason,
-            alert=snap.snapshot(),
-            route=t.route.route_id,
-            enqueued_at_ms=now_ms,
-            decided_at_ms=now_ms,
-        )
-        rate: Rate | None = None
-        digest: str | None = t.route.digest
-        if t.destination.startswith(DIGEST_PREFIX):
-            mode, digest = Mode.DIGEST, t.destination[len(DIGEST_PREFIX) :]
-        else:
-            mode, rate = mode_for(snap.severity, reason), self.rates.get(t.destination)
-        return {
-            "dest": t.destination,
-            "mode": mode.value,
-            "rate": [rate.interval_ms, rate.burst] if rate else False,
-            "digest": digest or False,
-            "job": n.to_json(),
-        }
 
     async def ingest(self, payload: Payload, webhook: str = "") -> IntakeResult:
         """Record and decide every alert of the body; returns only once it is committed."""
@@ -289,12 +274,13 @@ class Intake:
         snaps = unique_alerts(payload, result.received)
         if not snaps:
             return result
-        targets = [self._targets(s) for s in snaps]
+        routing = self.routing  # one routing for the whole body, even across a reload
+        targets = [routing.targets(s) for s in snaps]
         records = [self.cache.get(s.fingerprint) for s in snaps]
         alerts = [_state_entry(s, webhook) for s in snaps]  # independent of the records
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
-            req = self._plan(snaps, targets, records, alerts, now_ms, result)
+            req = self._plan(snaps, targets, records, alerts, now_ms, result, routing)
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
@@ -308,6 +294,32 @@ class Intake:
             result.actions = res["actions"] or {}
             return result
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
+
+
+def _job(
+    snap: Incoming, t: Target, reason: Reason, now_ms: int, rate: Rate | None
+) -> dict[str, Any]:
+    n = Notification(
+        key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}",
+        destination=t.destination,
+        reason=reason,
+        alert=snap.snapshot(),
+        route=t.route.route_id,
+        enqueued_at_ms=now_ms,
+        decided_at_ms=now_ms,
+    )
+    digest: str | None = t.route.digest
+    if t.destination.startswith(DIGEST_PREFIX):
+        mode, digest, rate = Mode.DIGEST, t.destination[len(DIGEST_PREFIX) :], None
+    else:
+        mode = mode_for(snap.severity, reason)
+    return {
+        "dest": t.destination,
+        "mode": mode.value,
+        "rate": [rate.interval_ms, rate.burst] if rate else False,
+        "digest": digest or False,
+        "job": n.to_json(),
+    }
 
 
 def _state_entry(a: Incoming, webhook: str) -> dict[str, Any]:

@@ -141,20 +141,18 @@ class RoutingTree:
     def default(cls) -> RoutingTree:
         """The severity tree used when the config has no `route` section.
 
-        critical → pagerduty + slack; warning → slack and the default digest; anything else
-        (info, no or unknown severity) → the default digest only. Case-insensitive, like
-        `Severity.of`.
+        critical → pagerduty + slack; warning and anything else (info, no or unknown
+        severity) → slack. Case-insensitive, like `Severity.of`. Each severity is its own
+        route, so storm windows count them apart.
         """
         root = RouteConfig(
             name="default",
-            receivers=[],
-            digest="default",
+            receivers=["slack"],
             routes=[
                 RouteConfig(
                     name="critical",
                     matchers=['severity=~"(?i:critical)"'],
                     receivers=["pagerduty", "slack"],
-                    digest="",
                 ),
                 RouteConfig(
                     name="warning", matchers=['severity=~"(?i:warning)"'], receivers=["slack"]
@@ -197,9 +195,12 @@ def _match(node: _Node, labels: dict[str, str]) -> list[RouteMatch]:
 
 
 def _describe(m: RouteMatch) -> str:
+    extra = "".join(
+        f" {k}={v}" for k, v in (("digest", m.digest), ("escalation", m.escalation)) if v
+    )
     return (
-        f"receivers=[{', '.join(m.receivers)}] digest={m.digest or '-'} "
-        f"escalation={m.escalation or '-'} repeat={format_duration(m.repeat_interval_s)} "
+        f"receivers=[{', '.join(m.receivers)}]{extra} "
+        f"repeat={format_duration(m.repeat_interval_s)} "
         f"send_resolved={str(m.send_resolved).lower()}"
     )
 

@@ -37,20 +37,6 @@ class Rate:
         return cls(interval, burst if burst is not None else max(1, int(count)))
 
 
-# Vendor-friendly defaults (per destination, shared by all replicas):
-# Slack allows about one message per second per channel, with short bursts
-#   (https://api.slack.com/apis/rate-limits#posting-messages);
-# PagerDuty Events API v2 allows 120 events per minute per routing key
-#   (https://developer.pagerduty.com/docs/events-api-v2/overview/#rate-limits).
-DEFAULT_RATES: dict[str, Rate | None] = {
-    "slack": Rate(1000, 3),
-    "pagerduty": Rate(500, 10),
-    "email": Rate(2000, 5),
-    "webhook": Rate(100, 20),
-    "log": None,
-}
-
-
 class Mode(enum.StrEnum):
     """How the intake script treats a job that exceeds its destination's rate."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from receiver.config_loader import StrictModel, read_secret
+from receiver.config_loader import StrictModel, one_of, read_secret_file
 from receiver.durations import Duration
 
 
@@ -41,7 +41,7 @@ class RedisConfig(StrictModel):
 
     @model_validator(mode="after")
     def _mode(self) -> RedisConfig:
-        self.password = read_secret(self.password, self.password_file, "password")
+        one_of(self.password, self.password_file, "password")
         if self.sentinels and not self.master_name:
             raise ValueError("sentinels need master_name")
         if self.sentinels and self.cluster:
@@ -57,3 +57,7 @@ class RedisConfig(StrictModel):
         if self.cluster:
             return "cluster"
         return "url" if self.url else "embedded"
+
+    def secret_password(self) -> str | None:
+        """The password, read from `password_file` if given there (only when connecting)."""
+        return read_secret_file(self.password_file) if self.password_file else self.password

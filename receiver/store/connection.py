@@ -46,7 +46,7 @@ def _common(cfg: RedisConfig) -> dict[str, Any]:
         # loop only creates the coroutine; the error comes when it is awaited, outside).
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
         "username": cfg.username,
-        "password": cfg.password,
+        "password": cfg.secret_password(),
         "decode_responses": True,
         "health_check_interval": 30,
     }
@@ -141,6 +141,41 @@ class _SentinelMaster(aioredis.Redis):
         pool = self.connection_pool
         if isinstance(pool, SentinelConnectionPool):
             await pool.sentinel_manager.aclose()
+
+
+# A redis:// URL's userinfo runs to its last "@" (a raw "/" or "?" in a password must not
+# leak the rest as a path or query); a unix:// URL's ends at the first "/": the socket path
+# may hold an "@".
+_USERINFO = {"redis": re.compile(r"^.*@"), "rediss": re.compile(r"^.*@"),
+             "unix": re.compile(r"^[^/?#]*@")}  # fmt: skip
+_SECRET_PARAMS = re.compile(r"(?i)^password$")
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password: `redis://user:pw@h:6379/0` → `redis://user@h:6379/0`;
+    a `password=` query parameter is dropped too."""
+    scheme, sep, rest = url.partition("://")
+    userinfo = _USERINFO.get(scheme.lower(), _USERINFO["redis"]).match(rest) if sep else None
+    if userinfo:
+        user = userinfo.group()[:-1].partition(":")[0]
+        rest = (user + "@" if user else "") + rest[userinfo.end() :]
+    base, q, query = rest.partition("?")
+    if q:
+        kept = [p for p in query.split("&") if not _SECRET_PARAMS.match(p.partition("=")[0])]
+        base += "?" + "&".join(kept) if kept else ""
+    return scheme + sep + base
+
+
+def describe_target(cfg: RedisConfig, url: str | None = None) -> str:
+    """Where the service's Redis is, for log lines; never a password. `url` as for connect()
+    (the embedded server's socket)."""
+    if cfg.sentinels:
+        return f"sentinel {cfg.master_name or 'mymaster'} via {','.join(cfg.sentinels)}"
+    if cfg.cluster:
+        return f"cluster via {redact_url(cfg.url or '')}"
+    if url and cfg.mode == "embedded":
+        return f"{redact_url(url)} (embedded)"
+    return redact_url(url or cfg.url or "") or "embedded"
 
 
 def connect(cfg: RedisConfig, url: str | None = None) -> Any:

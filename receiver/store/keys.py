@@ -1,5 +1,12 @@
 """Every Redis key, prefix and TTL of the service, in one place.
 
+`TEMPLATES` below is the only spelling of a key name. Both consumers are built from it:
+the `Keys` methods (Python) and `lua_prelude()`, the Lua functions `k_<name>(…)` that
+`receiver/store/scripts.py` puts in front of the scripts that build key names. A key the
+Lua scripts write is therefore spelled here and nowhere else
+(tests/unit/store/test_lua_keys.py checks both halves: no key literal in store/lua/, and
+the prelude agrees with `Keys`).
+
 All keys share one hash tag, `{<prefix>}`, because the intake script updates alert state,
 notification records, throttle buckets and the outbox of several alerts in one atomic step;
 in Redis Cluster a script may only touch keys of one slot. The cost is that one Cluster
@@ -10,7 +17,10 @@ can share one Redis.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 # A resolved alert's state record, history and notification records live this long after
 # the resolve (configurable as `state.resolved_retention`). Firing alerts never expire.
@@ -22,10 +32,36 @@ THROTTLE_IDLE_TTL_MS = 24 * 3600 * 1000
 # Storm window counters outlive their window by this much, for the summary job to read.
 STORM_GRACE_MS = 3600 * 1000
 
+TEMPLATES: Final = MappingProxyType(
+    {
+        # name: what follows the tag; `{field}`s are the parameters, in order. Each name is
+        # a `Keys` member (documented there) and the Lua function `k_<name>`.
+        "alert": ":alert:{fp}",
+        "history": ":hist:{fp}",
+        "index": ":idx:alerts",
+        "expiry": ":idx:expiry",
+        "notified": ":notif:{fp}",
+        "bucket": ":tb:{destination}",
+        "storm_count": ":storm:{route}:{window_start_ms}",
+        "storm_buffer": ":stormbuf:{route}:{window_start_ms}",
+        "storm_due": ":storm:due",
+        "digest": ":digest:{name}",
+        "outbox": ":outbox",
+        "delayed": ":delayed",
+        "dead": ":dlq",
+        "delivery": ":delivery:{fp}",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Keys:
-    """Key builder for one prefix. `Keys("ar").alert("0f3e…")` → `{ar}:alert:0f3e…`."""
+    """Key builder for one prefix. `Keys("ar").alert("0f3e…")` → `{ar}:alert:0f3e…`.
+
+    Keys only the Lua scripts write (`bucket`, `storm_*`, `digest`, `expiry`) are here too,
+    for whoever reads them (tests, operators): the scripts get the same names from
+    `lua_prelude()`.
+    """
 
     prefix: str = "ar"
 
@@ -33,71 +69,105 @@ class Keys:
     def tag(self) -> str:
         return "{" + self.prefix + "}"
 
+    def _key(self, template: str, /, **params: object) -> str:
+        return self.tag + TEMPLATES[template].format(**params)
+
     # --- alert state (issue: intake) ------------------------------------------------
     def alert(self, fp: str) -> str:
         """Hash: the alert's state record (status, times, counters, `doc` with labels and
         the other descriptive fields, `nv` = version of its notification records)."""
-        return f"{self.tag}:alert:{fp}"
+        return self._key("alert", fp=fp)
 
     def history(self, fp: str) -> str:
         """List: the alert's status changes, newest first, trimmed to history_max."""
-        return f"{self.tag}:hist:{fp}"
+        return self._key("history", fp=fp)
 
     @property
     def index(self) -> str:
         """Sorted set, all scores 0: every known fingerprint, for lexicographic paging."""
-        return f"{self.tag}:idx:alerts"
+        return self._key("index")
 
     @property
     def expiry(self) -> str:
         """Sorted set: fingerprint → when its resolved record expires (ms); prunes `index`."""
-        return f"{self.tag}:idx:expiry"
+        return self._key("expiry")
 
     # --- decisions, throttling, outbox (issue: pipeline) ----------------------------
     def notified(self, fp: str) -> str:
         """Hash: destination → last NotifyRecord JSON for the alert; field `_v` = version
         (also kept as `nv` on the state record, so the intake reads both at once)."""
-        return f"{self.tag}:notif:{fp}"
+        return self._key("notified", fp=fp)
 
     def bucket(self, destination: str) -> str:
         """String: GCRA theoretical arrival time (ms) of the destination's rate limit."""
-        return f"{self.tag}:tb:{destination}"
+        return self._key("bucket", destination=destination)
 
     def storm_count(self, route: str, window_start_ms: int) -> str:
         """String counter: alerts that hit `route` in the window starting at that ms."""
-        return f"{self.tag}:storm:{route}:{window_start_ms}"
+        return self._key("storm_count", route=route, window_start_ms=window_start_ms)
 
     def storm_buffer(self, route: str, window_start_ms: int) -> str:
         """List: job JSON of the notifications folded into the window's summary."""
-        return f"{self.tag}:stormbuf:{route}:{window_start_ms}"
+        return self._key("storm_buffer", route=route, window_start_ms=window_start_ms)
 
     @property
     def storm_due(self) -> str:
         """Sorted set: `route|window_start` → window end (ms), when its summary is due."""
-        return f"{self.tag}:storm:due"
+        return self._key("storm_due")
 
     def digest(self, name: str) -> str:
         """List: alert snapshots buffered for the named digest."""
-        return f"{self.tag}:digest:{name}"
+        return self._key("digest", name=name)
 
     @property
     def outbox(self) -> str:
         """Stream: delivery jobs (`job` = Notification JSON); consumer group `workers`."""
-        return f"{self.tag}:outbox"
+        return self._key("outbox")
 
     @property
     def delayed(self) -> str:
         """Sorted set: Notification JSON → due time (ms); throttled criticals and retries."""
-        return f"{self.tag}:delayed"
+        return self._key("delayed")
 
     @property
     def dead(self) -> str:
         """Stream: dead-lettered deliveries (job, error, attempts)."""
-        return f"{self.tag}:dlq"
+        return self._key("dead")
 
     def delivery(self, fp: str) -> str:
         """Hash: destination → state a notifier returned (Slack ts, email Message-ID)."""
-        return f"{self.tag}:delivery:{fp}"
+        return self._key("delivery", fp=fp)
 
 
 OUTBOX_GROUP = "workers"
+
+LUA_TAG = "KEY_TAG"
+"""The prelude's local holding the key tag; script bodies never touch it."""
+
+
+def _lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def lua_prelude() -> str:
+    """Lua defining `k_<name>(params…)` for every entry of `TEMPLATES`, over the key tag
+    the script receives as ARGV[1] (`Keys.tag`, passed at call time: one registered script
+    serves every prefix). E.g. `local function k_alert(fp) return KEY_TAG .. ':alert:' ..
+    fp end`.
+
+    One line, so that a script's line numbers in Redis errors stay those of its file.
+    Per call it only creates the closures; a key is concatenated when a function is called.
+    """
+    parts = [f"local {LUA_TAG} = ARGV[1]"]
+    for name, template in TEMPLATES.items():
+        params: list[str] = []
+        pieces = [LUA_TAG]
+        for literal, field, _spec, _conv in string.Formatter().parse(template):
+            if literal:
+                pieces.append(_lua_string(literal))
+            if field is not None:
+                params.append(field)
+                pieces.append(field)
+        body = " .. ".join(pieces)
+        parts.append(f"local function k_{name}({', '.join(params)}) return {body} end")
+    return "; ".join(parts) + ";"

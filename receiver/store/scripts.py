@@ -1,4 +1,11 @@
-"""The Lua scripts, loaded from store/lua/ and registered once per client."""
+"""The Lua scripts, loaded from store/lua/ and registered once per client.
+
+Key names come from `receiver/store/keys.py`, never from the scripts' own text: a script
+that builds key names (`KEYED`: its ARGV[1] is then the key tag, `Keys.tag`) is sent with
+`lua_prelude()` in front, which defines `k_alert(fp)`, `k_outbox()`, … from the same
+templates as the `Keys` methods. The others are handed every key they touch as KEYS by
+their Python caller (`keys.outbox`, …) and build none.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,22 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from receiver.store.keys import lua_prelude
 
-def _source(name: str) -> str:
+KEYED = frozenset({"intake.lua", "storm.lua"})
+"""Scripts sent with the key prelude; each takes the key tag as ARGV[1]."""
+
+
+def body(name: str) -> str:
+    """store/lua/<name> as written."""
     return resources.files("receiver.store").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def source(name: str) -> str:
+    """The script as sent to Redis. The prelude is one line joined to the script's first
+    (a comment in every script), so line numbers in Redis errors are those of the file."""
+    text = body(name)
+    return lua_prelude() + " " + text if name in KEYED else text
 
 
 @dataclass
@@ -23,8 +43,8 @@ class Scripts:
     @classmethod
     def register(cls, redis: Any) -> Scripts:
         return cls(
-            intake=redis.register_script(_source("intake.lua")),
-            due=redis.register_script(_source("due.lua")),
-            storm=redis.register_script(_source("storm.lua")),
-            replay=redis.register_script(_source("replay.lua")),
+            intake=redis.register_script(source("intake.lua")),
+            due=redis.register_script(source("due.lua")),
+            storm=redis.register_script(source("storm.lua")),
+            replay=redis.register_script(source("replay.lua")),
         )

@@ -8,7 +8,7 @@ Not a test module. Typical use::
 
 The config it writes has one route (group_by alertname, service) to one
 ``webhook_configs`` receiver named ``rx`` with ``send_resolved: true``, a Bearer token and
-``max_alerts: 0`` -- the shape the fixtures in ``shared/fixtures/alertmanager`` were
+``max_alerts: 0`` -- the shape the fixtures in ``tests/fixtures/alertmanager`` were
 captured with. Flags used (Alertmanager 0.25): ``--config.file``, ``--storage.path``,
 ``--web.listen-address=127.0.0.1:<port>``, ``--cluster.listen-address=`` (empty: no HA
 gossip, ready at once), ``--log.level``.

@@ -7,9 +7,14 @@
 -- retries. That is safe for bodies applied before the error: a re-sent body is recognised
 -- as a duplicate and notifies no one twice.
 --
--- KEYS[1]  the prefix's index key; also routes the call to the prefix's slot in Cluster
---          (every key below carries the same hash tag, ARGV[1]).
--- ARGV[1]  key tag, e.g. "{ar}"     ARGV[2] retention_ms     ARGV[3] history_max
+-- Key names: k_alert(fp), k_outbox(), … are defined by the prelude that
+-- receiver/store/scripts.py puts in front of this file, generated from
+-- receiver/store/keys.py (TEMPLATES) over the key tag ARGV[1]. Spell no key name here.
+--
+-- KEYS[1]  the prefix's index key (Keys.index); also routes the call to the prefix's slot
+--          in Cluster (every key below carries the same hash tag, ARGV[1]).
+-- ARGV[1]  key tag, e.g. "{ar}" (read by the prelude)     ARGV[2] retention_ms
+-- ARGV[3]  history_max
 -- ARGV[4]  grace_ms                 ARGV[5] bucket_ttl_ms
 -- ARGV[6]  JSON array of bodies, built by receiver/pipeline/intake.py, each:
 --   now: ms; alerts: [{fp, v, status, startsAt, endsAt, doc, notif: {dest: record}}]
@@ -23,11 +28,10 @@
 --       than the stored ones (versions differ): nothing was written for this body; the
 --       caller decides again from the records returned.
 --   {kinds = {...}, actions = {dest = {...}}}  applied.
-local P = ARGV[1]
 local retention, history_max = tonumber(ARGV[2]), tonumber(ARGV[3])
 local grace, bucket_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local index, expiry = KEYS[1], P .. ':idx:expiry'
-local outbox, delayed = P .. ':outbox', P .. ':delayed'
+local index, expiry = KEYS[1], k_expiry()
+local outbox, delayed = k_outbox(), k_delayed()
 
 -- Reads each alert's state record (kept on the alert for record()) and returns the
 -- notification records of the alerts whose records changed since the caller read them.
@@ -36,7 +40,7 @@ local outbox, delayed = P .. ':outbox', P .. ':delayed'
 local function outdated(alerts)
   local found = nil
   for _, a in ipairs(alerts) do
-    a.ka, a.kn = P .. ':alert:' .. a.fp, P .. ':notif:' .. a.fp
+    a.ka, a.kn = k_alert(a.fp), k_notified(a.fp)
     a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
       'nv')
     local v = '0'  -- no state record: the records expired with it (or never were)
@@ -92,7 +96,7 @@ local function record(a, now, kinds)
   end
   redis.call('HSET', ka, unpack(fields))
   local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
-  local kh = P .. ':hist:' .. a.fp
+  local kh = k_history(a.fp)
   if moved then
     -- Times are validated RFC 3339 and status an enum: no JSON escaping is needed.
     local n = redis.call('LPUSH', kh, '{"at":' .. now .. ',"status":"' .. a.status ..
@@ -101,7 +105,7 @@ local function record(a, now, kinds)
   end
   -- Index and expiry follow the stored status, so they only move when it was written.
   if kind == 'new' then redis.call('ZADD', index, 0, a.fp) end
-  local kd = P .. ':delivery:' .. a.fp
+  local kd = k_delivery(a.fp)
   if a.status == 'resolved' then
     if moved then
       -- Resolved records stay readable for the retention, then expire with their history.
@@ -122,7 +126,7 @@ end
 -- GCRA: the bucket key holds the theoretical arrival time (tat). Returns the time the
 -- request may go (now when within the burst) and the tat to store if it is taken.
 local function slot(dest, rate, now)
-  local tat = tonumber(redis.call('GET', P .. ':tb:' .. dest) or '0')
+  local tat = tonumber(redis.call('GET', k_bucket(dest)) or '0')
   if tat < now then tat = now end
   local at = tat - (rate[2] - 1) * rate[1]
   if at < now then at = now end
@@ -133,18 +137,18 @@ local function route(r, now, count)
   local in_storm = false
   if r.storm then
     local ws = now - (now % r.storm[2])
-    local kc = P .. ':storm:' .. r.route .. ':' .. ws
+    local kc = k_storm_count(r.route, ws)
     local n = redis.call('INCR', kc)
     if n == 1 then redis.call('PEXPIRE', kc, r.storm[2] + grace) end
     if n > r.storm[1] then
-      in_storm = P .. ':stormbuf:' .. r.route .. ':' .. ws
+      in_storm = k_storm_buffer(r.route, ws)
       redis.call('PEXPIRE', in_storm, r.storm[2] + grace)
-      redis.call('ZADD', P .. ':storm:due', 'NX', ws + r.storm[2], r.route .. '|' .. ws)
+      redis.call('ZADD', k_storm_due(), 'NX', ws + r.storm[2], r.route .. '|' .. ws)
     end
   end
   for _, j in ipairs(r.jobs) do
     if j.mode == 'digest' then
-      redis.call('RPUSH', P .. ':digest:' .. j.digest, j.job)
+      redis.call('RPUSH', k_digest(j.digest), j.job)
       count(j.dest, 'digest')
     elseif in_storm and j.mode == 'soft' then
       -- Only warnings/info fold into a summary: criticals and resolves always go alone.
@@ -154,15 +158,15 @@ local function route(r, now, count)
       local at, tat = now, nil
       if j.rate then at, tat = slot(j.dest, j.rate, now) end
       if at <= now then
-        if tat then redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', bucket_ttl) end
+        if tat then redis.call('SET', k_bucket(j.dest), tat, 'PX', bucket_ttl) end
         redis.call('XADD', outbox, '*', 'job', j.job)
         count(j.dest, 'immediate')
       elseif j.mode == 'soft' and j.digest then
-        redis.call('RPUSH', P .. ':digest:' .. j.digest, j.job)
+        redis.call('RPUSH', k_digest(j.digest), j.job)
         count(j.dest, 'digest')
       else
         -- Reserve the next free slot: later jobs queue behind, so order is kept.
-        redis.call('SET', P .. ':tb:' .. j.dest, tat, 'PX', bucket_ttl)
+        redis.call('SET', k_bucket(j.dest), tat, 'PX', bucket_ttl)
         redis.call('ZADD', delayed, at, j.job)
         count(j.dest, 'delayed')
       end
@@ -195,7 +199,7 @@ end
 local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', latest, 'LIMIT', 0, 100)
 for _, fp in ipairs(gone) do
   redis.call('ZREM', expiry, fp)
-  if redis.call('EXISTS', P .. ':alert:' .. fp) == 0 then redis.call('ZREM', index, fp) end
+  if redis.call('EXISTS', k_alert(fp)) == 0 then redis.call('ZREM', index, fp) end
 end
 
 return cjson.encode(results)

@@ -1,13 +1,16 @@
 -- Close storm windows that are due: one summary job per destination on the outbox.
--- KEYS[1] storm due zset   KEYS[2] outbox stream
--- ARGV[1] key tag   ARGV[2] now (ms)   ARGV[3] alerts listed per summary
-local P, now, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Key names: k_storm_buffer(route, ws) comes from the prelude receiver/store/scripts.py
+-- puts in front of this file, generated from receiver/store/keys.py over ARGV[1].
+-- KEYS[1] storm due zset (Keys.storm_due)   KEYS[2] outbox stream (Keys.outbox)
+-- ARGV[1] key tag (read by the prelude)   ARGV[2] now (ms)
+-- ARGV[3] alerts listed per summary
+local now, keep = tonumber(ARGV[2]), tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 10)
 local made = 0
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[1], member)
   local route, ws = string.match(member, '^(.*)|(%d+)$')
-  local buf = P .. ':stormbuf:' .. route .. ':' .. ws
+  local buf = k_storm_buffer(route, ws)
   local per, order = {}, {}
   for _, raw in ipairs(redis.call('LRANGE', buf, 0, -1)) do
     local j = cjson.decode(raw)
@@ -18,6 +21,7 @@ for _, member in ipairs(due) do
   end
   for _, d in ipairs(order) do
     local s = per[d].first
+    -- The summary's Notification.key (delivery idempotency, PagerDuty dedup), not a Redis key.
     s.key = 'storm:' .. route .. ':' .. ws .. ':' .. d
     s.summary_of, s.summary_total, s.enqueued_at_ms = per[d].alerts, per[d].n, now
     redis.call('XADD', KEYS[2], '*', 'job', cjson.encode(s))

@@ -86,10 +86,9 @@ ROUTES = {
     },
     "route": {
         "receivers": ["chat"],
-        "digest": "default",
         "routes": [
             {"name": "crit", "matchers": ['severity="critical"'], "receivers": ["pd", "chat"],
-             "digest": "", "continue": True},
+             "continue": True},
             {"name": "db", "matchers": ['team=~"db|dba"', 'env!="dev"'], "receivers": ["dba"]},
         ],
     },
@@ -126,8 +125,6 @@ async def test_routes_test_prints_what_the_pipeline_chooses(
     keys = Keys()
     got = Counter(Notification.from_json(f["job"]).destination
                   for _i, f in await redis.xrange(keys.outbox))  # fmt: skip
-    got.update(Notification.from_json(x).destination
-               for x in await redis.lrange(keys.digest("default"), 0, -1))  # fmt: skip
     assert sorted(got) == cli_dests
     assert set(got.values()) == {1}
 
@@ -158,7 +155,8 @@ def test_check_config_reports_broken_template_and_missing_secret_file(tmp_path: 
     out = run_cli("check-config", str(cfg))
     assert out.returncode == 2
     assert "slack_text.txt" in out.stderr
-    assert "receivers.pd:" in out.stderr and "missing-key" in out.stderr
+    assert f"{cfg}:4: receivers.pd.routing_key_file: cannot read secret file" in out.stderr
+    assert "missing-key" in out.stderr
 
 
 def test_default_routes_naming_undefined_receivers_are_flagged(tmp_path: Path) -> None:

@@ -127,7 +127,9 @@ async def test_400_is_final(pd: FakePagerDuty, session: Any) -> None:
 @pytest.mark.parametrize("key", ["too-short", "x" * 33])
 async def test_bad_routing_key_sends_nothing(pd: FakePagerDuty, session: Any, key: str) -> None:
     notifier = make(pd, session, routing_key=key)
-    assert PagerDutyConfig(routing_key=key).problems() == ["routing_key must be 32 characters"]
+    assert PagerDutyConfig(routing_key=key).problems() == [
+        ("routing_key", "routing_key must be 32 characters")
+    ]
     result = await notifier.send(notification(fixture_alerts("warning-firing")[0]), {})
     assert result.outcome is Outcome.INVALID_CONFIG and not result.retryable
     assert pd.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ VALID: dict[str, dict[str, Any]] = {
 
 def test_registry_covers_every_type() -> None:
     assert sorted(CHANNELS) == sorted(VALID)
+    # The config's tagged union lists exactly the registry's models.
+    union = typing.get_args(typing.get_args(ChannelConfig)[0])
+    assert set(union) == {c.config for c in CHANNELS.values()}
     for name, doc in VALID.items():
         cfg = ADAPTER.validate_python({**doc, "rate": "10/m", "burst": 5})
-        assert isinstance(cfg, CHANNELS[name][0]) and cfg.rate == "10/m" and cfg.burst == 5
+        assert isinstance(cfg, CHANNELS[name].config) and cfg.rate == "10/m" and cfg.burst == 5
 
 
 @pytest.mark.parametrize(
@@ -95,11 +99,12 @@ def test_problems_for_check_config(tmp_path: Path) -> None:
     cfg = PagerDutyConfig.model_validate(
         {"type": "pagerduty", "routing_key_file": str(tmp_path / "missing")}
     )
-    (problem,) = cfg.problems()
+    ((field, problem),) = cfg.problems()
+    assert field == "routing_key_file"
     assert "cannot read secret file" in problem and "missing" in problem
     (tmp_path / "empty").write_text("\n")
     empty = SlackConfig.model_validate({"token_file": str(tmp_path / "empty"), "channel": "#a"})
-    assert empty.problems() == [f"secret file {tmp_path / 'empty'} is empty"]
+    assert empty.problems() == [("token_file", f"secret file {tmp_path / 'empty'} is empty")]
 
 
 async def test_build_notifier_and_log_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +113,7 @@ async def test_build_notifier_and_log_line(capsys: pytest.CaptureFixture[str]) -
             notifier = build_notifier(
                 f"to-{name}", ADAPTER.validate_python(doc), session, Renderer()
             )
-            assert isinstance(notifier, CHANNELS[name][1])  # type: ignore[arg-type]
+            assert isinstance(notifier, CHANNELS[name].notifier)  # type: ignore[arg-type]
             assert notifier.name == f"to-{name}"
             await notifier.close()
         log = build_notifier("dev", LogConfig(), session, Renderer())
@@ -130,4 +135,4 @@ async def test_build_notifier_and_log_line(capsys: pytest.CaptureFixture[str]) -
         "status": "firing",
         "summary": "[FIRING] DiskSpaceLow: Disk low",
     }
-    assert CHANNELS["email"] == (EmailConfig, EmailNotifier)
+    assert (CHANNELS["email"].config, CHANNELS["email"].notifier) == (EmailConfig, EmailNotifier)

@@ -106,11 +106,13 @@ def test_receivers_and_digests(tree: RoutingTree) -> None:
     [
         ({"severity": "critical"}, "critical", ("pagerduty", "slack"), None),
         ({"severity": "CRITICAL"}, "critical", ("pagerduty", "slack"), None),
-        ({"severity": "warning"}, "warning", ("slack",), "default"),
-        ({"severity": "info"}, "default", (), "default"),
-        ({}, "default", (), "default"),
-        ({"severity": "bogus"}, "default", (), "default"),
-        ({"severity": "critical2"}, "default", (), "default"),
+        ({"severity": "warning"}, "warning", ("slack",), None),
+        ({"severity": "WARNING"}, "warning", ("slack",), None),
+        # No digests yet: info and unknown severities go where someone sees them.
+        ({"severity": "info"}, "default", ("slack",), None),
+        ({}, "default", ("slack",), None),
+        ({"severity": "bogus"}, "default", ("slack",), None),
+        ({"severity": "critical2"}, "default", ("slack",), None),
     ],
 )
 def test_default_tree(
@@ -126,7 +128,7 @@ def test_default_tree(
 def test_default_tree_names() -> None:
     tree = RoutingTree.default()
     assert tree.receivers() == {"pagerduty", "slack"}
-    assert tree.digests() == {"default"}
+    assert tree.digests() == set() and tree.escalations() == set()
 
 
 @pytest.mark.parametrize(
@@ -184,8 +186,9 @@ def test_format_tree(tree: RoutingTree) -> None:
 
 def test_format_tree_default() -> None:
     text = format_tree(RoutingTree.default())
-    for part in ("default", "critical", "warning", "pagerduty, slack", "digest=default"):
+    for part in ("default", "critical", "warning", "pagerduty, slack"):
         assert part in text
+    assert "digest" not in text and "escalation" not in text
 
 
 def test_format_matches(tree: RoutingTree) -> None:
@@ -200,6 +203,6 @@ def test_format_matches(tree: RoutingTree) -> None:
 
 def test_format_matches_no_receivers() -> None:
     labels = {"severity": "info"}
-    text = format_matches(labels, RoutingTree.default().match(labels))
+    text = format_matches(labels, tree_from_config({"receivers": []}).match(labels))
     assert text.splitlines()[0] == "(no receivers)"
-    assert "default:" in text and "digest=default" in text
+    assert "root:" in text

@@ -1,0 +1,132 @@
+"""check-config is the truth: a table of broken configs, each refused by `check-config` and
+by `serve` with the same `file:line: key.path: message` lines; the shipped configs pass
+both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, RedisServer, Serve, free_port
+
+GOOD = """\
+auth: none
+receivers:
+  hook:
+    type: webhook
+    url: http://127.0.0.1:9/hook
+route:
+  receivers: [hook]
+"""
+
+# (name, config text, expected issue: "LINE: key.path: message start")
+TABLE = [
+    ("rate", GOOD.replace("    url: http://127.0.0.1:9/hook\n",
+                          "    url: http://127.0.0.1:9/hook\n    rate: 30 per minute\n"),
+     "6: receivers.hook.rate: rate '30 per minute' is not COUNT/UNIT"),
+    ("duration", GOOD + "  repeat_interval: often\n", "8: route.repeat_interval:"),
+    ("matcher", GOOD + "  routes:\n    - matchers: ['team=~\"(\"']\n",
+     "9: route.routes.0.matchers.0:"),
+    ("undefined receiver", GOOD + "  routes:\n    - matchers: [team=db]\n"
+     "      receivers: [hook, dba]\n",
+     '10: route.routes.0.receivers.1: undefined receiver "dba" (defined: hook)'),
+    ("digest", GOOD + "  digest: default\n", "8: route.digest: digests are not available"),
+    ("escalation", GOOD + "  routes:\n    - matchers: [team=db]\n      escalation: db\n",
+     "10: route.routes.0.escalation: escalation policies are not available"),
+    ("misspelled key", GOOD.replace("route:\n  receivers", "route:\n  recievers"),
+     '7: route.recievers: unknown key (did you mean "receivers"?)'),
+    ("misspelled channel key", GOOD.replace("    url:", "    ulr:"),
+     '5: receivers.hook.ulr: unknown key (did you mean "url"?)'),
+    ("auth mapping", GOOD.replace("auth: none", "auth:\n  bearer_token: [x]"),
+     '2: auth.bearer_token: unknown key (did you mean "bearer_tokens"?)'),
+    ("auth string", GOOD.replace("auth: none", "auth: nope"),
+     "1: auth: must be `none` or a mapping"),
+    ("auth yaml false", GOOD.replace("auth: none", "auth: off"),
+     "1: auth: must be `none` or a mapping with bearer_tokens, bearer_token_files or basic "
+     "(got False)"),
+    ("unset env", GOOD.replace("auth: none", "auth:\n  bearer_tokens: ['${AR_UNSET_TOKEN}']"),
+     "2: environment variable AR_UNSET_TOKEN is not set"),
+    ("duplicate route name", GOOD + "  routes:\n    - {name: x, matchers: [a=b]}\n"
+     "    - {name: x, matchers: [a=c]}\n", '10: route.routes.1.name: duplicate route name "x"'),
+    ("token file", GOOD.replace("auth: none", "auth:\n  bearer_token_files: [/nonexistent/t]"),
+     "2: auth.bearer_token_files.0: cannot read secret file /nonexistent/t"),
+    ("secret file", GOOD.replace("    type: webhook\n    url: http://127.0.0.1:9/hook\n",
+                                 "    type: pagerduty\n    routing_key_file: /nonexistent/k\n"),
+     "5: receivers.hook.routing_key_file: cannot read secret file /nonexistent/k"),
+    ("routing key", GOOD.replace("    type: webhook\n    url: http://127.0.0.1:9/hook\n",
+                                 "    type: pagerduty\n    routing_key: short\n"),
+     "5: receivers.hook.routing_key: routing_key must be 32 characters"),
+    ("redis url", GOOD + "redis:\n  url: http://redis:6379\n",
+     "9: redis.url: url must start with redis://"),
+    ("templates", GOOD + "templates_dir: {tpl}\n", "8: templates_dir: {tpl}/slack_text.txt:1:"),
+]  # fmt: skip
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receiver", *args], capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def issue_lines(cfg: Path, stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(f"{cfg}:")]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), TABLE, ids=[r[0] for r in TABLE])
+def test_check_config_and_serve_refuse_alike(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    tpl = tmp_path / "templates"
+    tpl.mkdir()
+    (tpl / "slack_text.txt").write_text("{{ alert.labels.alertname }\n")  # unclosed tag
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(text.replace("{tpl}", str(tpl)))
+    env = {"AR_UNSET_TOKEN": ""} if name == "unset env" else None
+    if env:
+        os.environ.pop("AR_UNSET_TOKEN", None)
+    checked = run("check-config", str(cfg))
+    served = run("serve", "--config", str(cfg), "--listen", f"127.0.0.1:{free_port()}",
+                 "--data-dir", str(tmp_path / "data"))  # fmt: skip
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert served.returncode == 2, served.stderr
+    want = f"{cfg}:{expected.replace('{tpl}', str(tpl))}"
+    lines = issue_lines(cfg, checked.stderr)
+    assert any(line.startswith(want) for line in lines), (lines, want)
+    assert lines[-1] == f"{cfg}: {len(lines) - 1} error" + ("s" if len(lines) > 2 else "")
+    assert lines == issue_lines(cfg, served.stderr)  # same words, same place
+    assert "Traceback" not in served.stderr and "Traceback" not in checked.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+def test_shipped_configs_pass_both(tmp_path: Path, redis_server: RedisServer) -> None:
+    secrets = {"WEBHOOK_TOKEN": "t", "PAGERDUTY_ROUTING_KEY": "k" * 32,
+               "SLACK_BOT_TOKEN": "xoxb-test", "SMTP_PASSWORD": "p",
+               "REDIS_URL": redis_server.url}  # fmt: skip
+    for name in ("dev.yml", "example.yml"):
+        cfg = ROOT / "config" / name
+        checked = run("check-config", str(cfg), env=secrets)
+        assert checked.returncode == 0, checked.stderr
+        assert "config OK" in checked.stdout
+        os.environ.update(secrets)
+        try:
+            s = Serve(cfg, tmp_path / f"data-{name}", free_port())
+            s.start()  # waits for /health/ready
+            assert s.kill(signal.SIGTERM) == 0
+        finally:
+            for k in secrets:
+                os.environ.pop(k, None)
+    # Offline, as in a user's CI: no secret in the environment.
+    bare = {k: v for k, v in os.environ.items() if k not in secrets}
+    offline = subprocess.run(
+        [sys.executable, "-m", "receiver", "check-config", "--no-secrets",
+         str(ROOT / "config" / "example.yml")], capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env=bare,
+    )  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    assert "WEBHOOK_TOKEN" in offline.stderr  # told what was not checked

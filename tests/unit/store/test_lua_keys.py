@@ -1,0 +1,162 @@
+"""Every Redis key name has one spelling: `TEMPLATES` in receiver/store/keys.py.
+
+The Lua scripts get key names only from the prelude generated from it (`lua_prelude()`);
+these tests fail when a script spells a key itself or calls a key function `Keys` does not
+define, and when the prelude and the `Keys` methods disagree (checked in a real Redis).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from importlib import resources
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from receiver.store import scripts
+from receiver.store.keys import LUA_TAG, TEMPLATES, Keys, lua_prelude
+
+LUA_FILES = sorted(
+    f.name for f in resources.files("receiver.store").joinpath("lua").iterdir()
+    if f.name.endswith(".lua")
+)  # fmt: skip
+
+# Literals that look like key parts but are not Redis keys: (file, literal) → what it is.
+NOT_KEYS = {("storm.lua", "storm:"): "Notification.key of a storm summary"}
+
+_LONG_OPEN = re.compile(r"\[(=*)\[")
+
+
+def lex(text: str) -> tuple[str, list[str]]:
+    """Lua source → (code with comments and strings blanked, string literals' contents)."""
+    code: list[str] = []
+    literals: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("--", i):
+            long = _LONG_OPEN.match(text, i + 2)
+            if long:
+                end = text.index("]" + long.group(1) + "]", long.end())
+                i = end + len(long.group(0))
+            else:
+                end = text.find("\n", i)
+                i = n if end < 0 else end
+            code.append(" ")
+        elif c in "'\"":
+            j, buf = i + 1, []
+            while text[j] != c:
+                if text[j] == "\\":
+                    buf.append(text[j + 1])
+                    j += 2
+                else:
+                    buf.append(text[j])
+                    j += 1
+            literals.append("".join(buf))
+            code.append(" '' ")
+            i = j + 1
+        elif (long := _LONG_OPEN.match(text, i)) is not None:
+            end = text.index("]" + long.group(1) + "]", long.end())
+            literals.append(text[long.end() : end])
+            code.append(" '' ")
+            i = end + len(long.group(0))
+        else:
+            code.append(c)
+            i += 1
+    return "".join(code), literals
+
+
+def params(template: str) -> list[str]:
+    return [f for _lit, f, _s, _c in string.Formatter().parse(template) if f is not None]
+
+
+def segments() -> set[str]:
+    """The words keys are made of: alert, hist, idx, storm, due, outbox, …"""
+    words: set[str] = set()
+    for template in TEMPLATES.values():
+        for literal, _f, _s, _c in string.Formatter().parse(template):
+            words |= {w for w in literal.split(":") if w}
+    return words
+
+
+def looks_like_key(literal: str, words: set[str]) -> bool:
+    if literal.startswith(":") and len(literal) > 1:  # ':alert:', ':outbox', …
+        return True
+    return ":" in literal and any(part in words for part in literal.split(":"))
+
+
+def test_lexer_sees_literals_not_comments() -> None:
+    code, lits = lex("-- ':x' \n--[==[ ':y' ]==]\nlocal a = 'p\\'q' .. \"r\" .. [[s]] -- 'z'\n")
+    assert lits == ["p'q", "r", "s"]
+    assert ":x" not in code and ":y" not in code and "local a" in code
+
+
+@pytest.mark.parametrize("name", LUA_FILES)
+def test_script_spells_no_key(name: str) -> None:
+    code, literals = lex(scripts.body(name))
+    words = segments()
+    found = [s for s in literals if looks_like_key(s, words) and (name, s) not in NOT_KEYS]
+    assert not found, f"{name} spells key names {found}: add them to TEMPLATES in keys.py"
+    # The tag is the prelude's: a body that cannot reach it cannot build a key of its own.
+    assert not re.search(rf"\b{LUA_TAG}\b", code)
+    if name in scripts.KEYED:
+        assert "ARGV[1]" not in code.replace(" ", ""), "ARGV[1] is the tag, the prelude's"
+
+
+@pytest.mark.parametrize("name", LUA_FILES)
+def test_script_calls_only_defined_keys(name: str) -> None:
+    code, _ = lex(scripts.body(name))
+    used = set(re.findall(r"\bk_(\w+)\s*\(", code))
+    defined = set(TEMPLATES) if name in scripts.KEYED else set()
+    assert used <= defined, f"{name} calls k_{sorted(used - defined)}, not defined by Keys"
+
+
+def test_every_key_is_a_keys_member() -> None:
+    members = {m for m in dir(Keys) if not m.startswith("_")} - {"prefix", "tag"}
+    assert members == set(TEMPLATES)
+
+
+def test_prelude_keeps_line_numbers() -> None:
+    for name in scripts.KEYED:
+        sent, body = scripts.source(name), scripts.body(name)
+        assert sent.startswith(lua_prelude()) and sent.count("\n") == body.count("\n")
+
+
+SAMPLES: dict[str, Any] = {
+    "fp": "0f3e9a1c2b",
+    "destination": "team-slack",
+    "route": "team:api|pay ments",
+    "window_start_ms": 1_700_000_040_000,
+    "name": "daily",
+}
+
+
+def _python(keys: Keys, name: str) -> str:
+    value = getattr(keys, name)
+    if not params(TEMPLATES[name]):
+        assert isinstance(value, str)  # a property
+        return value
+    result: str = value(**{p: SAMPLES[p] for p in params(TEMPLATES[name])})
+    return result
+
+
+def _lua_call(name: str, numeric: bool) -> tuple[str, list[str]]:
+    args, argv = [], []
+    for p in params(TEMPLATES[name]):
+        argv.append(str(SAMPLES[p]))
+        ref = f"ARGV[{len(argv) + 1}]"  # ARGV[1] is the tag
+        # intake.lua passes window starts as Lua numbers, storm.lua as strings.
+        args.append(f"tonumber({ref})" if numeric and isinstance(SAMPLES[p], int) else ref)
+    return f"k_{name}({', '.join(args)})", argv
+
+
+@pytest.mark.parametrize("prefix", ["ar", "team-a", "x:y"])
+@pytest.mark.parametrize("numeric", [True, False])
+async def test_prelude_agrees_with_keys(redis: aioredis.Redis, prefix: str, numeric: bool) -> None:
+    keys = Keys(prefix)
+    for name in TEMPLATES:
+        call, argv = _lua_call(name, numeric)
+        got = await redis.eval(f"{lua_prelude()} return {call}", 0, keys.tag, *argv)
+        assert got == _python(keys, name), name
