@@ -130,3 +130,10 @@ def test_shipped_configs_pass_both(tmp_path: Path, redis_server: RedisServer) ->
     )  # fmt: skip
     assert offline.returncode == 0, offline.stderr
     assert "WEBHOOK_TOKEN" in offline.stderr  # told what was not checked
+    routes = subprocess.run(
+        [sys.executable, "-m", "receiver", "routes", "test", "--config",
+         str(ROOT / "config" / "example.yml"), "severity=critical", "team=db"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=bare,
+    )  # fmt: skip
+    assert routes.returncode == 0, routes.stderr
+    assert "destinations: pagerduty, slack" in routes.stdout.splitlines()
