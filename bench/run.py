@@ -3,6 +3,8 @@
     make bench                       (= scripts/bench.sh = .venv/bin/python bench/run.py)
     BENCH_DURATION=5 make bench      shorter runs (seconds per figure, default 20)
     .venv/bin/python bench/run.py --only ceiling      just the ceiling figures
+    .venv/bin/python bench/run.py --only reads        just the list figures (bench/reads.py)
+    .venv/bin/python bench/run.py --only large        one 50,000-alert body (bench/large_body.py)
 
 Everything listens on 127.0.0.1 on free ports and stops by itself; each wrk run is bounded
 by --duration. See bench/README.md for what each figure means and the targets.
@@ -502,9 +504,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--only",
-        choices=["all", "ceiling", "intake"],
+        choices=["all", "ceiling", "intake", "reads", "large"],
         default="all",
-        help="ceiling: bench/ceiling.py figures only; intake: the receiver only",
+        help="ceiling: bench/ceiling.py figures only; intake: the receiver only; "
+        "reads: bench/reads.py (lists over 100,000 alerts) only; "
+        "large: bench/large_body.py (a 50,000-alert body among small ones) only",
     )
     ap.add_argument(
         "--notify",
@@ -729,6 +733,22 @@ def main() -> int:
                         )
                     if not rx.alive():
                         raise RuntimeError(f"receiver died during the run:\n{rx.log_tail()}")
+        # -- bounded reads (bench/reads.py) ---------------------------------------------
+        if args.only in ("all", "reads"):
+            import reads  # here: reads.py imports this module's helpers
+
+            for line in reads.run(duration=min(duration, 15.0), receiver=args.receiver):
+                lines.append(line)
+                print(line, flush=True)
+                failed = failed or "FAIL" in line
+        # -- one large body among small ones (bench/large_body.py) -----------------------
+        if args.only in ("all", "large"):
+            import large_body  # here: large_body.py imports this module's helpers
+
+            for line in large_body.run(notify=args.notify, receiver=args.receiver):
+                lines.append(line)
+                print(line, flush=True)
+                failed = failed or "FAIL" in line
     except Exception as exc:
         print(f"bench: ERROR: {exc}", file=sys.stderr)
         failed = True

@@ -17,21 +17,33 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from receiver import __version__
-from receiver.api import alerts, dlq, health, reload_api, webhook
+from receiver.api import alerts, digests, dlq, guard, health, oncall, reload_api, webhook
 from receiver.api.state import SERVICES, STATE, AppState, Services
 from receiver.delivery.policy import RetryPolicy
 from receiver.delivery.scheduler import Scheduler
 from receiver.delivery.worker import Worker
+from receiver.digest.flusher import DigestFlusher
+from receiver.digest.store import DigestStore
 from receiver.metrics import Metrics
+from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.intake import Intake
-from receiver.reload import RELOADER, Reloader, build_notifiers, credentials_of, routing_of
+from receiver.reload import (
+    RELOADER,
+    Reloader,
+    access_of,
+    build_notifiers,
+    credentials_of,
+    routing_of,
+)
 from receiver.settings import Settings
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import connect, describe_target
 from receiver.store.dlq import DeadLetters
 from receiver.store.embedded import EmbeddedRedis
 from receiver.store.keys import Keys
+from receiver.store.reindex import Reindexer
 from receiver.store.scripts import Scripts
+from receiver.store.supervisor import RedisSupervisor
 
 log = logging.getLogger("receiver.app")
 
@@ -52,21 +64,37 @@ def create_app(
     """
     # The webhook's body limit: aiohttp enforces it while reading (413 from our handler).
     app = web.Application(client_max_size=settings.webhook.max_body_bytes)
-    admin = None if settings.admin_auth is None else credentials_of(settings.admin_auth)
-    state = AppState(settings, Metrics(), credentials_of(settings.auth), admin)
+    webhook_creds = credentials_of(settings.auth)
+    access, metrics_auth = access_of(settings, webhook_creds)
+    state = AppState(settings, Metrics(), webhook_creds, access, metrics_auth)
     state.metrics.up_info.labels(__version__, settings.redis.mode).set(1)
     state.metrics.config_reload_ok.set(1)
     state.metrics.config_reload_ts.set(clock())
     app[STATE] = state
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-        embedded = None
+        supervisor = None
         url = None
+        fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        app[health.FATAL] = fatal  # serving.py stops and exits non-zero once it resolves
+        app[health.COMPONENTS] = {}
+
+        def give_up(reason: str) -> None:
+            if not fatal.done():
+                fatal.set_result(reason)
+
         if settings.redis.mode == "embedded":
             embedded = EmbeddedRedis(Path(data_dir or settings.data_dir))
             embedded.start()  # in the main thread: see EmbeddedRedis._die_with_parent
             url = embedded.url
             log.info("embedded redis started", extra={"socket": str(embedded.socket)})
+            supervisor = RedisSupervisor(
+                embedded, settings.redis.embedded_restart_timeout,
+                on_restart=state.metrics.embedded_redis_restarts.inc,
+                on_give_up=give_up,
+            )  # fmt: skip
+            supervisor.start()
+            app[health.COMPONENTS]["embedded_redis"] = supervisor
         redis = connect(settings.redis, url)
         state.redis_target = describe_target(settings.redis, url)
         keys = Keys(settings.redis.key_prefix)
@@ -77,13 +105,20 @@ def create_app(
             intake=Intake(redis, scripts, keys, routing_of(settings), clock),
             reader=AlertReader(redis, keys),
             dlq=DeadLetters(redis, keys, scripts, clock),
+            overrides=(overrides := OverrideStore(redis, keys, clock)),
+            digests=DigestStore(redis, keys, scripts),
+            oncall=OnCallLookup(overrides, lambda: state.settings.oncall),
         )
+        # Index alerts stored before the secondary indexes existed (until done, lists scan).
+        reindex = asyncio.create_task(Reindexer(redis, keys).run_until_done())
         try:
             yield
         finally:
+            reindex.cancel()
+            await asyncio.gather(reindex, return_exceptions=True)
             await redis.aclose()
-            if embedded is not None:
-                embedded.stop()
+            if supervisor is not None:
+                await supervisor.stop()  # SIGTERM to redis, no restart
 
     async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
@@ -94,16 +129,19 @@ def create_app(
         if run_workers:
             intake = services.intake
             w = settings.workers
+            notifiers = build_notifiers(settings, session, services, state.metrics)
             worker = Worker(
-                services.redis, intake.keys, build_notifiers(settings, session), state.metrics,
+                services.redis, intake.keys, notifiers, state.metrics,
                 RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
                 f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
                 clock, int(settings.state.resolved_retention), target=state.redis_target,
             )  # fmt: skip
             sched = Scheduler(services.redis, intake.scripts, intake.keys, state.metrics,
                               clock, target=state.redis_target)  # fmt: skip
-            tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(sched.run(stop))]
-            state.components.update(workers="ok", scheduler="ok")
+            flusher = DigestFlusher(services.digests, lambda: state.settings.digests,
+                                    state.metrics, clock, w.max_age)  # fmt: skip
+            tasks = [asyncio.create_task(t.run(stop)) for t in (worker, sched, flusher)]
+            app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher)
         reloader = None
         if config_path is not None:
             reloader = Reloader(config_path, overrides or {}, log_level_flag, state, services,
@@ -161,9 +199,15 @@ def create_app(
     app.router.add_post("/api/v1/dlq/replay", dlq.replay_dead)
     app.router.add_post("/api/v1/dlq/{id}/replay", dlq.replay_dead)
     app.router.add_delete("/api/v1/dlq", dlq.purge_dead)
+    app.router.add_get("/api/v1/digests", digests.list_digests)
+    app.router.add_get("/api/v1/oncall", oncall.who)
+    app.router.add_get("/api/v1/oncall/{rotation}.ics", oncall.calendar)
+    app.router.add_post("/api/v1/oncall/{rotation}/overrides", oncall.add_override)
+    app.router.add_delete("/api/v1/oncall/{rotation}/overrides/{id}", oncall.remove_override)
     app.router.add_post("/-/reload", reload_api.reload)
     app.router.add_get("/health/live", health.live)
     app.router.add_get("/health/ready", health.ready)
     app.router.add_get("/health", health.detailed)
-    app.router.add_get("/metrics", make_aiohttp_handler(state.metrics.registry))
+    metrics = make_aiohttp_handler(state.metrics.registry)
+    app.router.add_get("/metrics", guard.metrics_guard(metrics))
     return app

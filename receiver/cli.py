@@ -17,6 +17,7 @@ from receiver.config_loader import ConfigError
 from receiver.settings import Settings
 
 EXIT_CONFIG = 2
+EXIT_FAILED = 3  # serve stopped itself: a part it cannot run without could not recover
 
 
 def _load(path: str, overrides: dict[str, Any] | None = None, secrets: bool = True) -> Settings:
@@ -83,6 +84,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except EmbeddedRedisError as e:
         print(f"alert-receiver: {e}", file=sys.stderr)
         return 1
+    except serving.ServiceFailed as e:
+        # Could not recover by itself: non-zero, for systemd/Kubernetes to restart us.
+        print(f"alert-receiver: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except OSError as e:
         print(f"alert-receiver: cannot listen on {settings.listen}: {e.strerror}", file=sys.stderr)
         return 1
@@ -120,8 +125,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_test(args: argparse.Namespace) -> int:
-    from receiver.pipeline.intake import targets_for
     from receiver.pipeline.route import format_matches
+    from receiver.pipeline.routing import targets_for
 
     settings = _load(args.config, secrets=False)  # routing needs no secrets
     labels: dict[str, str] = {}
@@ -188,6 +193,18 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return cli_dlq.run(args, _load(args.config))
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from receiver import cli_digest
+
+    return cli_digest.run(args, _load(args.config))
+
+
+def cmd_oncall(args: argparse.Namespace) -> int:
+    from receiver import cli_oncall
+
+    return cli_oncall.run(args, _load(args.config))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alert-receiver", description=__doc__)
     p.add_argument("--version", action="version", version=f"alert-receiver {__version__}")
@@ -230,6 +247,12 @@ def parser() -> argparse.ArgumentParser:
     from receiver import cli_dlq
 
     cli_dlq.add_parser(sub, cmd_dlq)
+    from receiver import cli_oncall
+
+    cli_oncall.add_parser(sub, cmd_oncall)
+    from receiver import cli_digest
+
+    cli_digest.add_parser(sub, cmd_digest)
     return p
 
 

@@ -7,43 +7,15 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from receiver.cli_common import command_group, with_store
 from receiver.settings import Settings
-from receiver.store.connection import connect
 from receiver.store.dlq import DeadLetters
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
-
-
-def _client(settings: Settings, data_dir: str | None) -> Any:
-    if settings.redis.mode != "embedded":
-        return connect(settings.redis)
-    sock = Path(data_dir or settings.data_dir).resolve() / "redis.sock"
-    if not sock.exists():
-        raise SystemExit(
-            f"alert-receiver: no embedded Redis at {sock}: is `serve` running with this "
-            "--data-dir? (the embedded Redis lives only while the service runs)"
-        )
-    return connect(settings.redis, f"unix://{sock}")
-
-
-async def _with_dlq(settings: Settings, data_dir: str | None,
-                    fn: Callable[[DeadLetters], Awaitable[int]]) -> int:  # fmt: skip
-    redis = _client(settings, data_dir)
-    try:
-        return await fn(DeadLetters(redis, Keys(settings.redis.key_prefix),
-                                    Scripts.register(redis), time.time))  # fmt: skip
-    except RedisError as e:
-        print(f"alert-receiver: Redis unavailable: {e}", file=sys.stderr)
-        return 1
-    finally:
-        await redis.aclose()
 
 
 def _when(ms: int) -> str:
@@ -86,21 +58,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"purged {await dlq.purge()}")
         return 0
 
-    return asyncio.run(_with_dlq(settings, args.data_dir, go))
+    def make(redis: Any, keys: Keys) -> DeadLetters:
+        return DeadLetters(redis, keys, Scripts.register(redis), time.time)
+
+    return asyncio.run(with_store(settings, args.data_dir, make, go))
 
 
 def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
-    # --config and --data-dir are accepted before the subcommand (`dlq --config X list`) and
-    # after it (`dlq list --config X`). The subcommands' copies default to SUPPRESS so an
-    # absent one leaves the value given before the subcommand alone.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS, help="config file (YAML)")
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="the serve --data-dir (embedded Redis)")  # fmt: skip
-    d = sub.add_parser("dlq", help="dead letters: list, show, replay, purge")
-    d.add_argument("--config", help="config file (YAML); also accepted after the subcommand")
-    d.add_argument("--data-dir", help="the serve --data-dir (embedded Redis)")
-    dsub = d.add_subparsers(dest="dlq_command", required=True, metavar="SUBCOMMAND")
+    dsub, common = command_group(sub, "dlq", "dead letters: list, show, replay, purge", func)
     ls = dsub.add_parser("list", parents=[common], help="list dead letters, oldest first")
     ls.add_argument("--limit", type=int, default=100)
     ls.add_argument("--json", action="store_true")
@@ -111,10 +76,3 @@ def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     rp.add_argument("--all", action="store_true")
     pg = dsub.add_parser("purge", parents=[common], help="delete every dead letter")
     pg.add_argument("--yes", action="store_true")
-
-    def checked(args: argparse.Namespace) -> int:
-        if not args.config:
-            d.error("the following arguments are required: --config")
-        return func(args)
-
-    d.set_defaults(func=checked)

@@ -74,7 +74,7 @@ def _shape_issues(e: ValidationError, data: Any, file: str, node: Any) -> list[C
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key" + _hint(str(loc[-1]), _keys_at(data, loc[:-1]))
-        elif err["type"] == "literal_error" and loc[:1] in (("auth",), ("admin_auth",)):
+        elif err["type"] == "literal_error" and loc[:1] in (("auth",), ("metrics_auth",)):
             message = (
                 "must be `none` or a mapping with bearer_tokens, bearer_token_files or basic"
                 f" (got {err['input']!r})"
@@ -88,7 +88,7 @@ def _strip_tags(loc: Sequence[str | int]) -> Loc:
     out = list(loc)
     if len(out) > 2 and out[0] == "receivers" and out[2] in CHANNELS:
         del out[2]
-    if len(out) > 1 and out[0] in ("auth", "admin_auth") and out[1] in AUTH_TAGS:
+    if len(out) > 1 and out[0] in ("auth", "metrics_auth") and out[1] in AUTH_TAGS:
         del out[1]
     return tuple(p for p in out if not (isinstance(p, str) and p.startswith("function-")))
 

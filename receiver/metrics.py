@@ -61,6 +61,25 @@ class Metrics:
             ["destination", "action"],
             registry=r,
         )
+        self.digests_sent = Counter(
+            p + "digests_sent_total",
+            "Digest emails sent, by digest.",
+            ["digest"],
+            registry=r,
+        )
+        self.digest_alerts = Histogram(
+            p + "digest_alerts",
+            "Alerts per digest email (listed plus counted over max_alerts).",
+            ["digest"],
+            buckets=(0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+            registry=r,
+        )
+        self.digest_buffered = Gauge(
+            p + "digest_buffered_alerts",
+            "Alerts waiting in a digest's buffer for its next window.",
+            ["digest"],
+            registry=r,
+        )
         self.deliveries = Counter(
             p + "deliveries_total",
             "Delivery attempts by destination and outcome.",
@@ -124,6 +143,26 @@ class Metrics:
         )
         self.up_info = Gauge(
             p + "build_info", "Version and Redis mode.", ["version", "redis_mode"], registry=r
+        )
+        self.embedded_redis_restarts = Counter(
+            p + "embedded_redis_restarts_total",
+            "Embedded redis-server processes started again after one exited unexpectedly "
+            "(every attempt, successful or not).",
+            registry=r,
+        )
+        self.connections_open = Gauge(
+            p + "connections_open", "Inbound HTTP connections open now.", registry=r
+        )
+        self.connections_max = Gauge(
+            p + "connections_max", "The most inbound connections allowed at once.", registry=r
+        )
+        self.connections_closed = Counter(
+            p + "connections_closed_total",
+            "Inbound connections the server closed early, by reason: evicted (the longest-idle "
+            "one, to make room at the limit), refused (503 at the limit, none idle), "
+            "read_timeout (headers or webhook body not received in time).",
+            ["reason"],
+            registry=r,
         )
 
     def child(self, metric: Any, *values: str) -> Any:

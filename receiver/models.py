@@ -23,6 +23,7 @@ TIMESTAMP_RE = (
 
 FNV64_OFFSET = 0xCBF29CE484222325
 FNV64_PRIME = 0x100000001B3
+_MASK64 = 0xFFFFFFFFFFFFFFFF
 # Alertmanager's model.LabelsToSignature separates names and values with 0xff.
 _SEP = b"\xff"
 
@@ -49,18 +50,29 @@ class Status(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+def fnv1a_64_python(buf: bytes) -> int:
+    """64-bit FNV-1a in Python: the reference, and the fallback without fnv-c (~15 µs for
+    5 labels, against ~1 µs in C)."""
+    h = FNV64_OFFSET
+    for byte in buf:
+        h = ((h ^ byte) * FNV64_PRIME) & _MASK64
+    return h
+
+
+try:  # fnv-c (a dependency) hashes in C; its result is checked against the above in tests
+    from fnv_c import fnv1a_64
+except ImportError:  # pragma: no cover - a broken install still computes the right value
+    fnv1a_64 = fnv1a_64_python
+
+
 def fingerprint(labels: dict[str, str]) -> str:
     """Alertmanager's fingerprint: 64-bit FNV-1a over sorted name/value pairs, 16 hex digits.
 
-    Mirrors prometheus/common model.LabelsToSignature so both sides agree on identity.
+    Mirrors prometheus/common model.LabelSet.Fingerprint so both sides agree on identity
+    (Go sorts names by bytes, Python by code points: the same order for UTF-8).
     """
-    h = FNV64_OFFSET
-    for name in sorted(labels):
-        for chunk in (name.encode(), _SEP, labels[name].encode(), _SEP):
-            for byte in chunk:
-                h ^= byte
-                h = (h * FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
+    buf = b"".join([name.encode() + _SEP + labels[name].encode() + _SEP for name in sorted(labels)])
+    return f"{fnv1a_64(buf):016x}"
 
 
 class AlertSnapshot(BaseModel):

@@ -5,6 +5,12 @@ Every webhook is decoded by msgspec into `Payload`, several times faster than py
 by pydantic's `WebhookPayload` (below), which says field by field what is wrong for
 the 400, and which has the last word: a body it accepts is taken. Both schemas declare
 the same rules; tests/unit/test_payload.py checks that they agree.
+
+Beyond the shape, both refuse what a real Alertmanager never sends and what would
+corrupt the stored state: times that are not on the calendar, empty label names, NaN
+and Infinity anywhere (not JSON), and a fingerprint that is not 16 hex digits or is not
+the fingerprint of the alert's labels (it would overwrite another alert's record). A
+fingerprint is kept in lowercase, as Alertmanager writes it.
 """
 
 from __future__ import annotations
@@ -14,25 +20,86 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import pydantic_core
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from receiver.models import TIMESTAMP_RE, Status
+from receiver.models import TIMESTAMP_RE, Status, fingerprint
 
 # Times and fingerprints are checked after decoding (see _valid): msgspec's own pattern
 # constraints cost twice the whole decoding.
 _is_time = re.compile(TIMESTAMP_RE.removeprefix("^").removesuffix("$"), re.ASCII).fullmatch
+FINGERPRINT_RE = r"^[0-9A-Fa-f]{16}$"  # Alertmanager's: 16 hex digits (it writes lowercase)
+_is_fingerprint = re.compile(FINGERPRINT_RE.removeprefix("^").removesuffix("$")).fullmatch
+# Last day of each month; February's 29th is checked against the year.
+_LAST_DAY = {"01": "31", "02": "29", "03": "31", "04": "30", "05": "31", "06": "30",
+             "07": "31", "08": "31", "09": "30", "10": "31", "11": "30", "12": "31"}  # fmt: skip
+
+
+def on_calendar(t: str) -> bool:
+    """Whether `t`, already matching TIMESTAMP_RE, names a real instant: month, day (leap
+    years too), hour, minute, second and zone offset in range, as Go's time.Parse checks
+    (no leap second: Alertmanager never writes one)."""
+    month, day = t[5:7], t[8:10]
+    last = _LAST_DAY.get(month)
+    # Fixed-width ASCII digits compare as strings exactly as their numbers do.
+    if last is None or not "01" <= day <= last:
+        return False
+    if month == "02" and day == "29":
+        year = int(t[:4])
+        if year % 4 or (year % 100 == 0 and year % 400):
+            return False
+    if t[11:13] > "23" or t[14:16] > "59" or t[17:19] > "59":
+        return False
+    return t[-1] in "Zz" or (t[-5:-3] <= "23" and t[-2:] <= "59")
+
+
+def valid_time(t: str) -> bool:
+    """RFC 3339 as Alertmanager writes it, and on the calendar."""
+    return _is_time(t) is not None and on_calendar(t)
+
+
+def _check_time(t: str) -> str:
+    if not on_calendar(t):
+        raise ValueError(f'"{t}" is not a real date and time')
+    return t
+
+
+def _check_names(labels: dict[str, str]) -> dict[str, str]:
+    # Alertmanager (UTF-8 names, its default since 0.28) accepts any non-empty name.
+    if "" in labels:
+        raise ValueError("a label name is empty")
+    return labels
+
+
+def mismatch(fp: str, labels: dict[str, str]) -> str:
+    """The 400's text for a fingerprint that is not the fingerprint of its labels."""
+    return (f"fingerprint {fp} is not the fingerprint of this alert's labels "
+            f"(Alertmanager's would be {fingerprint(labels)})")  # fmt: skip
+
+
+# Label and annotation names: any non-empty string (see _check_names).
+_Name = Annotated[str, msgspec.Meta(min_length=1)]
+_Names = dict[_Name, str]
 
 
 class Alert(msgspec.Struct, kw_only=True):
     """One alert of an Alertmanager v4 webhook body (see WebhookAlert)."""
 
     status: Status
-    labels: Annotated[dict[str, str], msgspec.Meta(min_length=1)]
-    annotations: dict[str, str] = {}
+    labels: Annotated[_Names, msgspec.Meta(min_length=1)]
+    annotations: _Names = {}
     startsAt: str  # RFC 3339, checked by _valid
     endsAt: str | None = None  # RFC 3339, checked by _valid
     generatorURL: str = ""
-    fingerprint: str | None = None  # 1-64 ASCII letters and digits, checked by _valid
+    fingerprint: str | None = None  # 16 hex digits matching the labels, checked by _valid
 
 
 class Payload(msgspec.Struct, kw_only=True):
@@ -43,9 +110,9 @@ class Payload(msgspec.Struct, kw_only=True):
     status: Status
     receiver: str
     alerts: list[Alert]
-    groupLabels: dict[str, str] = {}
-    commonLabels: dict[str, str] = {}
-    commonAnnotations: dict[str, str] = {}
+    groupLabels: _Names = {}
+    commonLabels: _Names = {}
+    commonAnnotations: _Names = {}
     externalURL: str = ""
     truncatedAlerts: int = 0
 
@@ -62,7 +129,8 @@ class PayloadError(Exception):
         return self.detail
 
 
-Timestamp = Annotated[str, Field(pattern=TIMESTAMP_RE)]
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_RE), AfterValidator(_check_time)]
+LabelSet = Annotated[dict[str, str], AfterValidator(_check_names)]
 
 
 class WebhookAlert(BaseModel):
@@ -74,17 +142,28 @@ class WebhookAlert(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    # Constraints are declared (not Python validators) so pydantic-core checks them in
-    # Rust: this runs for every alert of every body.
+    # Good bodies take the fast path: this model judges the ones msgspec refused, so its
+    # Python validators (times, names, fingerprints) cost nothing on a normal intake.
     status: Status
-    labels: dict[str, str] = Field(min_length=1)  # an alert needs at least one label
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: LabelSet = Field(min_length=1)  # an alert needs at least one label
+    annotations: LabelSet = Field(default_factory=dict)
     # Kept as sent (validated RFC 3339): an alert's episode is identified by its startsAt
     # string, and re-formatting would lose Alertmanager's nanoseconds.
     startsAt: Timestamp
     endsAt: Timestamp | None = None
     generatorURL: str = ""
-    fingerprint: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$")
+    fingerprint: str | None = Field(None, pattern=FINGERPRINT_RE)
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _of_the_labels(cls, fp: str | None, info: ValidationInfo) -> str | None:
+        labels = info.data.get("labels")  # absent when the labels were refused
+        if fp is None or labels is None:
+            return fp
+        fp = fp.lower()
+        if fingerprint(labels) != fp:
+            raise ValueError(mismatch(fp, labels))
+        return fp
 
 
 class WebhookPayload(BaseModel):
@@ -97,9 +176,9 @@ class WebhookPayload(BaseModel):
     status: Status
     receiver: str
     alerts: list[WebhookAlert]
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: LabelSet = Field(default_factory=dict)
+    commonLabels: LabelSet = Field(default_factory=dict)
+    commonAnnotations: LabelSet = Field(default_factory=dict)
     externalURL: str = ""
     truncatedAlerts: int = 0
 
@@ -131,27 +210,46 @@ def decode_fast(body: bytes) -> Payload | None:
 
 
 def _valid(p: Payload) -> bool:
-    """The rules of WebhookPayload that `Payload` does not declare."""
+    """The rules of WebhookPayload that `Payload` does not declare; lowercases fingerprints."""
     if p.version != "4":
         return False
     for a in p.alerts:
-        if not _is_time(a.startsAt) or (a.endsAt is not None and not _is_time(a.endsAt)):
+        if not valid_time(a.startsAt) or (a.endsAt is not None and not valid_time(a.endsAt)):
             return False
         fp = a.fingerprint
-        if fp is not None and not (fp.isascii() and fp.isalnum() and len(fp) <= 64):
-            return False
+        if fp is not None:
+            if not _is_fingerprint(fp):
+                return False
+            if not fp.islower():  # Alertmanager writes lowercase; keep one key per alert
+                fp = a.fingerprint = fp.lower()
+            if fingerprint(a.labels) != fp:  # in C (fnv-c): ~1 µs plus building the bytes
+                return False
     return True
 
 
-def _decode_slowly(body: bytes) -> Payload:
+def reference_reading(body: bytes) -> WebhookPayload:
+    """The reference schema's reading of a body (strict JSON, then WebhookPayload), or
+    PayloadError saying what is wrong with it."""
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PayloadError("invalid_encoding", f"body is not UTF-8 (byte {e.start})") from None
     try:
-        ref = WebhookPayload.model_validate_json(body)
+        # pydantic's own JSON reading takes NaN and Infinity (not JSON) in fields it does
+        # not know; the same parser, strict, refuses them.
+        pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as e:
+        detail = f"Invalid JSON: {e}"
+        raise PayloadError("invalid_json", f"(body): {detail}",
+                           [{"field": "(body)", "message": detail}]) from None  # fmt: skip
+    try:
+        return WebhookPayload.model_validate_json(body)
     except ValidationError as e:
         raise _error(e) from None
+
+
+def _decode_slowly(body: bytes) -> Payload:
+    ref = reference_reading(body)
     # pydantic accepted what msgspec refused (its lax mode, e.g. "3" for an int): take
     # pydantic's normalised reading.
     return msgspec.convert(ref.model_dump(mode="json"), Payload)

@@ -2,9 +2,10 @@
 
 What can change live is rebuilt from the new settings and swapped in one step with no
 await in between, so a request sees either the old config or the new one, never a mix:
-webhook and admin credentials, routing (tree, receivers, rate limits, storm, retention),
-notifiers with their templates, and the log level. A body in flight keeps the routing it
-started with; jobs being sent keep their notifier, which is closed once they are done.
+webhook credentials, API tokens, /metrics credentials, routing (tree, receivers, rate
+limits, storm, retention), notifiers with their templates, and the log level. A body in
+flight keeps the routing it started with; jobs being sent keep their notifier, which is
+closed once they are done.
 Sections that the process cannot change without a restart (RESTART_SECTIONS) keep their
 running values and are reported. An invalid config changes nothing.
 """
@@ -25,13 +26,17 @@ from aiohttp import web
 from receiver import logs
 from receiver.api.auth import Credentials
 from receiver.api.state import AppState, Services
+from receiver.api.tokens import Access
 from receiver.config_check import load_settings
 from receiver.config_loader import ConfigError
 from receiver.delivery.worker import Worker
+from receiver.digest.sender import DigestSender, destination
+from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
+from receiver.notifiers.email import EmailNotifier
 from receiver.notifiers.registry import build_notifier
 from receiver.notifiers.render import Renderer
-from receiver.pipeline.intake import Routing
+from receiver.pipeline.routing import Routing
 from receiver.settings import RESTART_SECTIONS, AuthConfig, Settings
 
 log = logging.getLogger("receiver.reload")
@@ -56,26 +61,50 @@ def credentials_of(auth: AuthConfig | Literal["none"]) -> Credentials:
     )
 
 
+def access_of(settings: Settings, webhook: Credentials) -> tuple[Access, Credentials | None]:
+    """The API's token table and /metrics' credentials (None: open); reads token files."""
+    metrics = settings.metrics_auth
+    return (
+        Access.build(settings.api_tokens, settings.anonymous_read, webhook.bearer),
+        None if metrics is None or metrics == "none" else credentials_of(metrics),
+    )
+
+
 def routing_of(settings: Settings) -> Routing:
     """What the intake decides with: routing tree, defined receivers, each receiver's rate
     limit (its own `rate`/`burst`, else its channel's default), storm and state limits."""
     storm, st = settings.storm, settings.state
     return Routing(
         tree=settings.routing_tree(),
-        known=frozenset(settings.receivers),
+        known=frozenset([*settings.receivers, *(destination(d) for d in settings.digests)]),
         rates={name: cfg.limit() for name, cfg in settings.receivers.items()},
         storm=(storm.threshold, int(storm.window * 1000)),
         retention_ms=int(st.resolved_retention * 1000),
         history_max=st.history_max,
+        digests={
+            name: (cfg.max_alerts, int(cfg.buffer_ttl() * 1000))
+            for name, cfg in settings.digests.items()
+        },
     )
 
 
-def build_notifiers(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Notifier]:
+def build_notifiers(
+    settings: Settings, session: aiohttp.ClientSession, services: Services, metrics: Metrics
+) -> dict[str, Notifier]:
+    """One notifier per receiver, and a digest sender (`digest:NAME`) per digest, which
+    mails through its email receiver's notifier."""
     renderer = Renderer(settings.templates_dir)
-    return {
+    out: dict[str, Notifier] = {
         name: build_notifier(name, cfg, session, renderer)
         for name, cfg in settings.receivers.items()
     }
+    for name, cfg in settings.digests.items():
+        email = out.get(cfg.receiver)
+        out[destination(name)] = DigestSender(
+            name, cfg, email if isinstance(email, EmailNotifier) else None, services.digests,
+            services.oncall.emails, metrics,
+        )  # fmt: skip
+    return out
 
 
 class Reloader:
@@ -119,7 +148,7 @@ class Reloader:
             # Reading files and compiling templates is blocking work: off the event loop.
             new = await asyncio.to_thread(load_settings, self.path, self.overrides)
             credentials = credentials_of(new.auth)
-            admin = None if new.admin_auth is None else credentials_of(new.admin_auth)
+            access, metrics_auth = access_of(new, credentials)
             level, _ = logs.choose_level(self.level_flag, new.log_level)
         except ConfigError as e:
             return ReloadResult(False, [str(i) for i in e.issues])
@@ -130,10 +159,15 @@ class Reloader:
         live = new.model_copy(update={k: getattr(old, k) for k in RESTART_SECTIONS})
         routing = routing_of(live)
         worker = self.worker
-        notifiers = build_notifiers(live, self.session) if worker is not None else {}
+        notifiers = (
+            build_notifiers(live, self.session, self.services, self.state.metrics)
+            if worker is not None
+            else {}
+        )
         # The swap: no await from here to the end.
         state = self.state
-        state.settings, state.credentials, state.admin = live, credentials, admin
+        state.settings, state.credentials = live, credentials
+        state.access, state.metrics_auth = access, metrics_auth
         self.services.intake.routing = routing
         logging.getLogger().setLevel(level.upper())
         if worker is not None:

@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver import __version__
+from receiver import __version__, connections
+from receiver.api.health import FATAL
 from receiver.api.state import STATE
 
 log = logging.getLogger("receiver.serve")
@@ -43,6 +44,9 @@ def run(
 ) -> str:
     """Serves `app` on host:port until SIGTERM or SIGINT; returns the signal's name.
 
+    Raises ServiceFailed, after the same orderly stop, when the app's FATAL future
+    resolves (e.g. the embedded Redis could not be restarted).
+
     On a stop signal: stop accepting, finish in-flight requests (up to shutdown_timeout),
     then the app's cleanup contexts run (workers, Redis). Startup errors (the embedded Redis,
     an address in use) propagate.
@@ -64,20 +68,22 @@ async def _serve(
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal, sig.name)
     try:
-        # As run_app: access_log off (one line per webhook is ours), keep-alive 75 s.
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=75.0,
+        # access_log off (one line per webhook is ours); keep-alive, read timeout and the
+        # connection limit from `server:` (the fd limit is raised here, before Redis starts).
+        limits, conns = connections.prepare(app, app[STATE].settings, app[STATE].metrics)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.keepalive_timeout,
                                shutdown_timeout=shutdown_timeout)  # fmt: skip
         await runner.setup()  # the startup: Redis, workers
         started = time.monotonic()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await connections.LimitedSite(runner, host, port, conns).start()
             state = app[STATE]
             log.info("listening", extra={
                 "address": ",".join(format_address(a) for a in runner.addresses),
                 "redis_mode": state.settings.redis.mode, "redis": state.redis_target,
                 "version": __version__, "config": config, "pid": os.getpid(),
             })  # fmt: skip
-            reason = await stop
+            reason, failure = await _until_stopped(stop, app.get(FATAL))
         finally:
             await runner.cleanup()
     finally:
@@ -85,4 +91,22 @@ async def _serve(
             loop.remove_signal_handler(sig)
     log.info("stopped", extra={"reason": reason,
                                "uptime_s": round(time.monotonic() - started, 1)})  # fmt: skip
+    if failure is not None:
+        raise ServiceFailed(failure)
     return reason
+
+
+class ServiceFailed(RuntimeError):
+    """The service stopped because it could not recover by itself (the message says why)."""
+
+
+async def _until_stopped(
+    stop: asyncio.Future[str], fatal: asyncio.Future[str] | None
+) -> tuple[str, str | None]:
+    """Wait for a stop signal or a fatal failure: (reason, the failure or None)."""
+    if fatal is None:
+        return await stop, None
+    await asyncio.wait({stop, fatal}, return_when=asyncio.FIRST_COMPLETED)
+    if fatal.done():
+        return "fatal", fatal.result()
+    return stop.result(), None

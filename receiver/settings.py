@@ -11,9 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from receiver.api.tokens import ApiToken, token_problems
 from receiver.config_loader import StrictModel, one_of, read_secret_file
+from receiver.connections import ServerConfig
+from receiver.digest.config import DigestConfig, digest_issues
 from receiver.durations import Duration
 from receiver.notifiers.registry import ChannelConfig
+from receiver.oncall.config import OncallConfig
 from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
 from receiver.store import keys as K
 from receiver.store.config import RedisConfig
@@ -127,16 +131,25 @@ class Settings(StrictModel):
 
     listen: str = "127.0.0.1:9095"
     data_dir: str = "./data"
-    auth: Auth
-    # Guards /api/v1/dlq (replay, purge) and /-/reload. Absent → those answer 403.
-    admin_auth: Auth | None = None
+    auth: Auth  # the webhook's credentials
+    # The API's: named tokens with scopes (read, ack, admin). See receiver/api/tokens.py.
+    api_tokens: list[ApiToken] = Field(default_factory=list)
+    # `read` without a token (GET /api/v1/alerts…): only when the config says so.
+    anonymous_read: bool = False
+    # Credentials Prometheus must send for /metrics; absent → open (the convention).
+    metrics_auth: Auth | None = None
+    # Replaced by api_tokens; kept only to say so (reference_issues).
+    admin_auth: Any = None
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     receivers: dict[str, ChannelConfig] = Field(default_factory=dict)
     route: RootRouteConfig | None = None
     storm: StormConfig = Field(default_factory=StormConfig)
     workers: WorkerConfig = Field(default_factory=WorkerConfig)
+    oncall: OncallConfig = Field(default_factory=OncallConfig)  # rotations (receiver/oncall)
+    digests: dict[str, DigestConfig] = Field(default_factory=dict)  # receiver/digest
     templates_dir: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -151,9 +164,12 @@ class Settings(StrictModel):
     def reference_issues(self) -> list[Issue]:
         """Names a route uses that nothing defines, keys of features not built yet, and
         route names used twice."""
+        out: list[Issue] = self._api_issues() + list(self.oncall.issues(set(self.receivers)))
+        emails = {n for n, c in self.receivers.items() if c.type == "email"}
+        out += digest_issues(self.digests, set(self.receivers), emails,
+                             set(self.oncall.rotations))  # fmt: skip
         if self.route is None:
-            return []
-        out: list[Issue] = []
+            return out
         seen: dict[str, Loc] = {}
         defined = ", ".join(sorted(self.receivers)) or "none"
         for loc, node in _walk_config(self.route, ("route",)):
@@ -165,16 +181,38 @@ class Settings(StrictModel):
                 if r not in self.receivers:
                     out.append(((*loc, "receivers", i),
                                 f'undefined receiver "{r}" (defined: {defined})'))  # fmt: skip
+            if node.digest and node.digest not in self.digests:  # "" switches one off
+                known = ", ".join(sorted(self.digests)) or "none"
+                out.append(((*loc, "digest"),
+                            f'undefined digest "{node.digest}" (defined: {known})'))  # fmt: skip
             for key, plural in _UNBUILT:
                 if key in node.model_fields_set:
                     out.append(((*loc, key), f"{plural} are not available in this version "
                                 "(nothing would act on them): remove the key"))  # fmt: skip
         return out
 
+    def _api_issues(self) -> list[Issue]:
+        out: list[Issue] = []
+        if "admin_auth" in self.model_fields_set:
+            out.append((("admin_auth",), "replaced by api_tokens: list the admin token there "
+                        "with a name and `scopes: [admin]` (see README, HTTP API)"))  # fmt: skip
+        names: set[str] = set()
+        for i, t in enumerate(self.api_tokens):
+            if t.name in names:
+                out.append((("api_tokens", i, "name"), f'duplicate token name "{t.name}"'))
+            names.add(t.name)
+        return out
+
     def secret_issues(self) -> list[Issue]:
         """Secret files that cannot be read and secrets of the wrong shape."""
         out: list[Issue] = []
-        for section in ("auth", "admin_auth"):
+        try:
+            webhook = self.auth.tokens() if isinstance(self.auth, AuthConfig) else []
+        except ValueError:  # an unreadable token file: reported under `auth` below
+            webhook = []
+        for i, msg in token_problems(self.api_tokens, webhook):
+            out.append((("api_tokens", i), msg))
+        for section in ("auth", "metrics_auth"):
             value = getattr(self, section)
             if isinstance(value, AuthConfig):
                 out += [((section, *loc), msg) for loc, msg in value.secret_issues()]
@@ -215,10 +253,10 @@ def _walk_config(node: RouteConfig, loc: Loc) -> Iterator[tuple[Loc, RouteConfig
         yield from _walk_config(child, (*loc, "routes", i))
 
 
-# Route keys whose features are not built yet (digests, escalation policies): nothing
-# could drain a digest buffer or run a policy, so no route may name one (no black holes).
-_UNBUILT = (("digest", "digests"), ("escalation", "escalation policies"))
+# Route keys whose features are not built yet (escalation policies): nothing could run a
+# policy, so no route may name one.
+_UNBUILT = (("escalation", "escalation policies"),)
 
 # Sections that the running process cannot change without a restart: a reload reports
 # them and keeps the running values.
-RESTART_SECTIONS = ("listen", "data_dir", "redis", "webhook", "workers")
+RESTART_SECTIONS = ("listen", "data_dir", "redis", "webhook", "server", "workers")

@@ -29,6 +29,7 @@ from tests.servers.slack import FakeSlack
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
 TOKEN = "s3cret-token"  # what the captured fixtures were sent with
+READ_TOKEN = "reader-token-0123456789"  # an api_tokens entry with scope read, where given
 
 
 def fixture_body(name: str) -> dict[str, Any]:
@@ -100,6 +101,8 @@ def make_settings(redis_url: str, **overrides: Any) -> Settings:
         "redis": {"url": redis_url},
         "receivers": {"log": {"type": "log", "rate": "none"}},
         "route": {"receivers": ["log"]},
+        # Tests about state read it without a token; tests about access turn this off.
+        "anonymous_read": True,
     }
     data.update(overrides)
     return Settings.model_validate(data)
@@ -162,6 +165,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def read_auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
 class Serve:

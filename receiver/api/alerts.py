@@ -2,42 +2,85 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from receiver.api.errors import error
+from receiver.api.guard import requires
 from receiver.api.state import SERVICES
-from receiver.store.alerts import AlertFilter
+from receiver.api.tokens import Scope
+from receiver.store.alerts import SEVERITIES, STATUSES, AlertFilter, ReadsBusy
 
 _RESERVED = {"status", "severity", "limit", "cursor", "label"}
 MAX_LIMIT = 1000
+# Cursors are fingerprints (Alertmanager's: 16 lowercase hex digits).
+_CURSOR = re.compile(r"[0-9a-f]{16}")
 
 
-async def list_alerts(request: web.Request) -> web.Response:
-    q = request.query
-    status = q.get("status")
-    if status not in (None, "firing", "resolved"):
-        return error(400, "invalid_query", "status must be firing or resolved")
+class QueryError(ValueError):
+    """A list query the API refuses (400 invalid_query, with this detail)."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    flt: AlertFilter
+    limit: int
+    cursor: str | None
+
+
+def parse_list_query(q: Mapping[str, str], label_items: list[str]) -> ListQuery:
+    """The list request's filter, limit and cursor; raises QueryError."""
+    status, severity = q.get("status"), q.get("severity")
+    if status not in (None, *STATUSES):
+        raise QueryError("status must be firing or resolved")
+    if severity not in (None, *SEVERITIES):
+        raise QueryError("severity must be critical, warning or info")
     try:
         limit = int(q.get("limit", "100"))
     except ValueError:
-        return error(400, "invalid_query", "limit must be an integer")
+        raise QueryError("limit must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
-        return error(400, "invalid_query", f"limit must be 1..{MAX_LIMIT}")
+        raise QueryError(f"limit must be 1..{MAX_LIMIT}")
+    cursor = q.get("cursor") or None
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
+        raise QueryError("cursor must be a next_cursor from an earlier page")
     labels = [(k, v) for k, v in q.items() if k not in _RESERVED]
-    for item in q.getall("label", []):
+    for item in label_items:
         k, sep, v = item.partition("=")
         if not sep:
-            return error(400, "invalid_query", "label filters are label=NAME=VALUE")
+            raise QueryError("label filters are label=NAME=VALUE")
         labels.append((k, v))
-    flt = AlertFilter(status, q.get("severity"), tuple(labels))
+    return ListQuery(AlertFilter(status, severity, tuple(labels)), limit, cursor)
+
+
+@requires(Scope.READ)
+async def list_alerts(request: web.Request) -> web.Response:
+    """A page of alerts. Label filters examine at most the reader's scan budget of
+    records: `complete` false with fewer than `limit` alerts means "continue from
+    next_cursor", not "no more matches"."""
     try:
-        alerts, cursor = await request.app[SERVICES].reader.list(flt, limit, q.get("cursor"))
+        query = parse_list_query(request.query, request.query.getall("label", []))
+    except QueryError as exc:
+        return error(400, "invalid_query", str(exc))
+    try:
+        page = await request.app[SERVICES].reader.list(query.flt, query.limit, query.cursor)
     except RedisError:
         return error(503, "unavailable", "state store unavailable; retry")
-    return web.json_response({"alerts": alerts, "next_cursor": cursor, "count": len(alerts)})
+    except ReadsBusy as exc:
+        resp = error(503, "busy", f"too many list requests at once ({exc}); retry")
+        resp.headers["Retry-After"] = "1"
+        return resp
+    return web.json_response({
+        "alerts": page.alerts, "count": len(page.alerts), "next_cursor": page.next_cursor,
+        "complete": page.complete, "scanned": page.scanned,
+    })  # fmt: skip
 
 
+@requires(Scope.READ)
 async def get_alert(request: web.Request) -> web.Response:
     fp = request.match_info["fingerprint"]
     try:

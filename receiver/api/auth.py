@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from receiver.api.tokens import Decision, read_authorization
 
 
 @dataclass(frozen=True)
@@ -16,14 +19,20 @@ class Credentials:
     basic: tuple[tuple[bytes, bytes], ...] = ()
     open_: bool = False
 
-    def check(self, header: str | None) -> str | None:
-        """None when the Authorization header is accepted, else why not (for the 401)."""
+    def check(self, values: Sequence[str]) -> Decision | None:
+        """None when the Authorization header values are accepted, else the refusal:
+        400 for two headers, 401 for missing, undecodable or wrong credentials."""
         if self.open_:
             return None
-        if not header:
-            return "missing Authorization header"
-        scheme, _, value = header.partition(" ")
-        scheme, value = scheme.lower(), value.strip()
+        header = read_authorization(values)
+        if header.refusal is not None:
+            return header.refusal
+        why = self._why(header.scheme, header.value) if header.present else None
+        if header.present and why is None:
+            return None
+        return Decision(401, code="unauthorized", detail=why or "missing Authorization header")
+
+    def _why(self, scheme: str, value: str) -> str | None:
         if scheme == "bearer" and self.bearer:
             ok = False
             for token in self.bearer:

@@ -1,16 +1,17 @@
-"""POST /-/reload: re-read the config file (admin credentials), as Prometheus and
+"""POST /-/reload: re-read the config file (an `admin` API token), as Prometheus and
 Alertmanager offer. 200 with what needs a restart; 400 with the errors, nothing changed."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.api.dlq import admin
 from receiver.api.errors import error
+from receiver.api.guard import requires
+from receiver.api.tokens import Scope
 from receiver.reload import RELOADER
 
 
-@admin
+@requires(Scope.ADMIN)
 async def reload(request: web.Request) -> web.StreamResponse:
     reloader = request.app.get(RELOADER)
     if reloader is None:

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from receiver.api.auth import Credentials
+from receiver.api.tokens import Access
+from receiver.digest.store import DigestStore
 from receiver.metrics import Metrics
+from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.intake import Intake, IntakeResult
 from receiver.settings import Settings
 from receiver.store.alerts import AlertReader
@@ -19,13 +22,14 @@ from receiver.store.dlq import DeadLetters
 
 @dataclass
 class AppState:
-    """Known when the app is created. A reload replaces `settings`, `credentials` and
-    `admin` together, between requests (receiver/reload.py)."""
+    """Known when the app is created. A reload replaces `settings`, `credentials`,
+    `access` and `metrics_auth` together, between requests (receiver/reload.py)."""
 
     settings: Settings
     metrics: Metrics
-    credentials: Credentials
-    admin: Credentials | None = None  # None: admin endpoints disabled (403)
+    credentials: Credentials  # the webhook's
+    access: Access = field(default_factory=Access)  # API tokens and their scopes
+    metrics_auth: Credentials | None = None  # None: /metrics is open
     redis_target: str = ""  # describe_target(): for log lines, without a password
     started_at: float = field(default_factory=time.time)
     components: dict[str, str] = field(default_factory=dict)
@@ -53,6 +57,9 @@ class Services:
     intake: Intake
     reader: AlertReader
     dlq: DeadLetters
+    overrides: OverrideStore
+    digests: DigestStore
+    oncall: OnCallLookup  # who is on call, overrides applied (digest recipients)
 
 
 STATE = web.AppKey("state", AppState)

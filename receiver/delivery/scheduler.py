@@ -37,6 +37,9 @@ class Scheduler:
         self.redis, self.scripts, self.keys, self.metrics = redis, scripts, keys, metrics
         self.clock, self.interval_s = clock, interval_s
         self.target = target  # where Redis is, named in its warnings
+        # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
+        self.status: str = "starting"
+        self.error: str | None = None
 
     async def tick(self) -> int:
         """Move everything due now; returns how many jobs reached the outbox."""
@@ -73,10 +76,13 @@ class Scheduler:
             try:
                 await self.tick()
                 await self.gauges()
+                self.status, self.error = "ok", None
             except (RedisError, OSError) as e:
+                self.status, self.error = "down", type(e).__name__
                 log.warning("scheduler: redis unavailable",
                             extra={"error": repr(e), "redis": self.target})  # fmt: skip
-            except Exception:
+            except Exception as e:
+                self.status, self.error = "error", type(e).__name__
                 log.exception("scheduler: unexpected error, continuing")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)

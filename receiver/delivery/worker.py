@@ -57,6 +57,9 @@ class Worker:
         self.rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # outbox entry ids being processed here
+        # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
+        self.status: str = "starting"
+        self.error: str | None = None
 
     def sending(self) -> set[asyncio.Task[None]]:
         """The jobs being processed now (a reload closes old notifiers after them)."""
@@ -75,6 +78,7 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.ensure_group()
+                self.status, self.error = "ok", None  # Redis answered
                 if time.monotonic() - last_reclaim > _RECLAIM_EVERY_S:
                     last_reclaim = time.monotonic()
                     await self._reclaim()
@@ -90,11 +94,13 @@ class Worker:
                     for entry_id, fields in entries:
                         self._spawn(entry_id, fields)
             except (RedisError, OSError) as e:
+                self.status, self.error = "down", type(e).__name__
                 log.warning("worker: redis unavailable, retrying",
                             extra={"error": repr(e), "redis": self.target})  # fmt: skip
                 await _pause(stop)
-            except Exception:
+            except Exception as e:
                 # A bug must not silently stop delivery: log it loudly and keep going.
+                self.status, self.error = "error", type(e).__name__
                 log.exception("worker: unexpected error, continuing")
                 await _pause(stop)
         if self._tasks:

@@ -213,6 +213,11 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         msg.add_alternative(self._renderer.render("email_body.html", n) + "\n", subtype="html")
         return msg
 
+    @property
+    def domain(self) -> str:
+        """The domain of this sender's Message-IDs."""
+        return self._domain
+
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         if self._config_error:
             return invalid_config(f"email: {self._config_error}")
@@ -220,13 +225,23 @@ class EmailNotifier(NotifierBase[EmailConfig]):
             msg = self.build(n)
         except Exception as e:
             return client_error(f"email: cannot build the message: {type(e).__name__}: {e}")
+        # A storm summary stands for many alerts: nothing to remember for its sample alert.
+        return await self.send_message(msg, self._rcpts, remember=n.summary_total == 0)
+
+    async def send_message(
+        self, msg: EmailMessage, recipients: list[str], remember: bool = True
+    ) -> DeliveryResult:
+        """Sends a built message to `recipients` over the shared connection; the result's
+        state has its Message-ID (`remember`) and the refused recipients, if any."""
+        if self._config_error:
+            return invalid_config(f"email: {self._config_error}")
         async with self._lock:
             self._cancel_idle_timer()
             try:
                 async with asyncio.timeout(self.cfg.timeout):
                     smtp = await self._connection()
                     refused, _ = await smtp.send_message(
-                        msg, sender=self._sender, recipients=self._rcpts
+                        msg, sender=self._sender, recipients=recipients
                     )
             except Exception as e:
                 self._drop_connection()
@@ -234,13 +249,12 @@ class EmailNotifier(NotifierBase[EmailConfig]):
             finally:
                 self._start_idle_timer()
         mid = str(msg["Message-ID"])
-        # A storm summary stands for many alerts: nothing to remember for its sample alert.
-        state = {} if n.summary_total > 0 else {"message_id": mid}
+        state = {"message_id": mid} if remember else {}
         if not refused:
-            return ok(f"email: sent {mid} to {len(self._rcpts)}", state)
+            return ok(f"email: sent {mid} to {len(recipients)}", state)
         why = "; ".join(f"{r} ({c.code} {c.message})" for r, c in sorted(refused.items()))
         return ok(
-            f"email: sent {mid} to {len(self._rcpts) - len(refused)}, refused: {why}",
+            f"email: sent {mid} to {len(recipients) - len(refused)}, refused: {why}",
             {**state, "refused": ",".join(sorted(refused))},
         )
 

@@ -161,6 +161,11 @@ def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
     return env
 
 
+def builtin_environment() -> jinja2.Environment:
+    """The built-in templates (HTML autoescaped), for documents other than notifications."""
+    return _environment(jinja2.PackageLoader("receiver", "templates"))
+
+
 class Renderer:
     """Renders the notification templates; `override_dir` wins over the built-in ones."""
 

@@ -98,8 +98,8 @@ class SlackConfig(ChannelBase):
     # incoming-webhook mode
     webhook_url: SecretStr | None = None
     webhook_url_file: Path | None = None
-    # both
-    ack_button: bool = True
+    # both. (No `ack_button` yet: nothing answers Slack's button callbacks until
+    # acknowledgements exist, and a button that leads nowhere is worse than none.)
     timeout: float = Field(10.0, gt=0, description="seconds per API call")
     # slack-sdk's rate-limit handler retries once inline when Retry-After is at most this;
     # longer waits come back as RATE_LIMITED so the pipeline schedules the retry.
@@ -290,7 +290,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             except SlackApiError as e:
                 if slack_error_code(e) not in MESSAGE_GONE:
                     raise
-        text, blocks = build_message(n, self._renderer, self.cfg.ack_button)
+        text, blocks = build_message(n, self._renderer, ack_button=False)
         resp = await self._timed(
             self._client.chat_postMessage(channel=self.cfg.channel or "", text=text, blocks=blocks)
         )
@@ -314,7 +314,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
     ) -> DeliveryResult:
         assert self._client is not None
         channel, ts = state["channel"], state["ts"]
-        text, blocks = build_message(n, self._renderer, self.cfg.ack_button, acked_by)
+        text, blocks = build_message(n, self._renderer, False, acked_by)
         await self._timed(
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         )
@@ -326,7 +326,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
 
     async def _post_webhook(self, n: Notification) -> DeliveryResult:
         assert self._hook is not None
-        text, blocks = build_message(n, self._renderer, self.cfg.ack_button)
+        text, blocks = build_message(n, self._renderer, ack_button=False)
         resp = await self._timed(self._hook.send(text=text, blocks=blocks))
         result = classify_http(resp.status_code, resp.headers, str(resp.body), "slack webhook")
         # https://api.slack.com/messaging/webhooks#handling_errors: 403 invalid_token /

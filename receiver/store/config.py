@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from receiver.config_loader import StrictModel, one_of, read_secret_file
 from receiver.durations import Duration
@@ -24,6 +24,9 @@ class RedisConfig(StrictModel):
     socket_timeout: Duration = 2.0
     connect_timeout: Duration = 2.0
     max_connections: int = 64
+    # Embedded mode: how long the supervisor keeps trying to bring a redis-server that
+    # exited back before `serve` exits non-zero (for systemd/Kubernetes to restart it).
+    embedded_restart_timeout: Duration = 60.0
 
     @field_validator("url")
     @classmethod
@@ -37,6 +40,20 @@ class RedisConfig(StrictModel):
     def _prefix(cls, v: str) -> str:
         if not v or any(c in v for c in "{}: "):
             raise ValueError("key_prefix must be non-empty without braces, colons or spaces")
+        return v
+
+    @field_validator("embedded_restart_timeout")
+    @classmethod
+    def _restart_timeout(cls, v: float, info: ValidationInfo) -> float:
+        # Runs only when the key is given. The fields above it are known by now.
+        if info.data.get("url") or info.data.get("sentinels") or info.data.get("cluster"):
+            raise ValueError(
+                "embedded_restart_timeout applies only to the embedded redis-server "
+                "(no url, sentinels or cluster): remove it"
+            )
+        # Below a second the backoff (0.2 s, doubling) leaves room for one attempt at most.
+        if not 1.0 <= v <= 86400.0:
+            raise ValueError("embedded_restart_timeout must be between 1s and 1d")
         return v
 
     @model_validator(mode="after")

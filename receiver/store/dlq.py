@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,21 @@ def _entry(entry_id: str, f: dict[str, str]) -> DeadLetter:
                       int(f.get("at_ms", "0")))  # fmt: skip
 
 
+# A complete stream entry id, `<ms>-<seq>`, each part a 64-bit unsigned number.
+_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})", re.ASCII)
+_U64 = 2**64 - 1
+
+
+def is_entry_id(text: str) -> bool:
+    """Whether `text` is a complete dead-letter id (`1764300000000-0`), as listed.
+
+    Anything else would be refused by Redis (an error, not "absent") or, for a bare
+    `<ms>`, read as a range of ids: it is never sent.
+    """
+    m = _ID.fullmatch(text)
+    return m is not None and int(m[1]) <= _U64 and int(m[2]) <= _U64
+
+
 def _id(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -56,11 +72,18 @@ class DeadLetters:
         self.redis, self.keys, self.scripts, self.clock = redis, keys, scripts, clock
 
     async def list(self, count: int = 100, after: str = "-") -> list[DeadLetter]:
+        """Up to `count` dead letters after the id `after` ("-": from the first);
+        ValueError when `after` is neither."""
+        if after != "-" and not is_entry_id(after):
+            raise ValueError(f"not a dead-letter id: {after!r}")
         start = after if after == "-" else f"({after}"
         rows = await self.redis.xrange(self.keys.dead, start, "+", count=count)
         return [_entry(i, f) for i, f in rows]
 
     async def get(self, entry_id: str) -> DeadLetter | None:
+        """The dead letter `entry_id`; None when there is none (or the id is malformed)."""
+        if not is_entry_id(entry_id):
+            return None
         rows = await self.redis.xrange(self.keys.dead, entry_id, entry_id)
         return _entry(*rows[0]) if rows else None
 

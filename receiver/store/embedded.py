@@ -3,11 +3,13 @@
 Used when no Redis URL is configured. The server listens only on a unix socket in the data
 directory; a lock file (flock) keeps a second `serve` off the same directory, and a
 server left over by a crashed run (its pid file names a live redis-server on our socket)
-is shut down before we start our own.
+is shut down before we start our own. While the service runs, receiver/store/supervisor.py
+restarts the server if it exits (`spawn` + `wait_ready`, without blocking the event loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import fcntl
@@ -20,8 +22,13 @@ from pathlib import Path
 from typing import IO
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 _PR_SET_PDEATHSIG = 1
+# While a restarted server comes up: replaying its AOF, or not listening yet.
+_NOT_YET = (redis_errors.BusyLoadingError, redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
 def _die_with_parent() -> None:
@@ -45,6 +52,16 @@ def _alive(pid: int) -> bool:
 
 class EmbeddedRedisError(RuntimeError):
     """The embedded Redis could not be started; the message says why and what to do."""
+
+
+def describe_exit(code: int) -> str:
+    """A Popen return code in words: "exit code 1" or "killed by SIGKILL"."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 # Names the redis-server binary to run, overriding the search below.
@@ -83,6 +100,8 @@ class EmbeddedRedis:
         self.binary = binary or find_redis_server()
         self.socket = self.data_dir / "redis.sock"
         self.pidfile = self.data_dir / "redis.pid"
+        self.logfile = self.data_dir / "redis.log"
+        self._log_offset = 0
         self._lock_file: IO[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -128,11 +147,8 @@ class EmbeddedRedis:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
 
-    def start(self) -> None:
-        """Start the server and wait until it answers PING (at most 15 s)."""
-        self._lock()
-        self._stop_stale()
-        args = [
+    def _args(self) -> list[str]:
+        return [
             self.binary,
             "--port", "0",
             "--unixsocket", str(self.socket),
@@ -144,18 +160,56 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--save", "",
             "--loglevel", "warning",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.logfile),
         ]  # fmt: skip
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The running child (None before start and after stop)."""
+        return self._proc
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Launch redis-server on the data directory (no wait). Also used for a restart.
+
+        Must be called from the thread that lives as long as the service: see
+        _die_with_parent.
+        """
+        # A socket file left by a killed server would look like a server to wait_ready.
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+        # Where this run's part of redis.log begins (an error quotes only that part).
+        try:
+            self._log_offset = self.logfile.stat().st_size
+        except OSError:
+            self._log_offset = 0
         # Own session: a Ctrl-C to the terminal reaches us, and we stop redis in order. The
         # parent-death signal makes redis flush its AOF and exit if we are SIGKILLed.
-        self._proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)
+        self._proc = subprocess.Popen(
+            self._args(), start_new_session=True, preexec_fn=_die_with_parent
+        )
+        return self._proc
+
+    def _exited_error(self, code: int) -> EmbeddedRedisError:
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(self._log_offset)
+                tail = f.read()[-2000:].decode(errors="replace").strip()
+        except OSError as e:
+            tail = f"(no {self.logfile}: {e.strerror})"
+        where = tail or f"(nothing in {self.logfile}; see serve's stderr)"
+        return EmbeddedRedisError(f"redis-server exited at start ({describe_exit(code)}): {where}")
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING (at most 15 s)."""
+        self._lock()
+        self._stop_stale()
+        proc = self.spawn()
         deadline = time.monotonic() + 15
         import redis
 
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                log = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise EmbeddedRedisError(f"redis-server exited at start:\n{log}")
+            if (code := proc.poll()) is not None:
+                raise self._exited_error(code)
             if self.socket.exists():
                 try:
                     client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
@@ -169,6 +223,40 @@ class EmbeddedRedis:
             time.sleep(0.05)
         self.stop()
         raise EmbeddedRedisError("redis-server did not answer within 15 s")
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Wait, without blocking the event loop, until the child answers PING.
+
+        Raises EmbeddedRedisError if it exits first (with the end of its log) or does not
+        answer within `timeout_s`; the child is then left as it is (see `kill`).
+        """
+        proc = self._proc
+        assert proc is not None, "spawn() first"
+        deadline = time.monotonic() + timeout_s
+        # No retries inside a PING: this loop is the retry.
+        client = self.client(
+            socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            while time.monotonic() < deadline:
+                if (code := proc.poll()) is not None:
+                    raise self._exited_error(code)
+                if self.socket.exists():
+                    # BusyLoading: replaying a large AOF; ConnectionError: not listening yet.
+                    with contextlib.suppress(*_NOT_YET):
+                        await client.ping()
+                        return
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+        raise EmbeddedRedisError(f"redis-server did not answer within {timeout_s:.1f} s")
+
+    def kill(self) -> None:
+        """SIGKILL a child that did not come up, and reap it (the lock stays held)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def stop(self) -> None:
         """SIGTERM (redis fsyncs the AOF and exits), then release the directory lock."""

@@ -40,16 +40,23 @@ TEMPLATES: Final = MappingProxyType(
         "history": ":hist:{fp}",
         "index": ":idx:alerts",
         "expiry": ":idx:expiry",
+        "by_state": ":idx:st:{status}:{severity}",
+        "firing_since": ":idx:firing:{severity}",
+        "index_version": ":idx:version",
+        "reindex_cursor": ":idx:reindex",
         "notified": ":notif:{fp}",
         "bucket": ":tb:{destination}",
         "storm_count": ":storm:{route}:{window_start_ms}",
         "storm_buffer": ":stormbuf:{route}:{window_start_ms}",
         "storm_due": ":storm:due",
         "digest": ":digest:{name}",
+        "digest_batch": ":digest:{name}:batch:{window_ms}",
+        "digest_done": ":digest:{name}:done:{window_ms}",
         "outbox": ":outbox",
         "delayed": ":delayed",
         "dead": ":dlq",
         "delivery": ":delivery:{fp}",
+        "oncall_overrides": ":oncall:{name}:overrides",
     }
 )
 
@@ -92,6 +99,28 @@ class Keys:
         """Sorted set: fingerprint → when its resolved record expires (ms); prunes `index`."""
         return self._key("expiry")
 
+    def by_state(self, status: str, severity: str) -> str:
+        """Sorted set, all scores 0: the fingerprints of one status and severity, for
+        lexicographic paging like `index`. The intake script keeps it exact; the status- or
+        severity-only listings merge the partitions they cover."""
+        return self._key("by_state", status=status, severity=severity)
+
+    def firing_since(self, severity: str) -> str:
+        """Sorted set: firing fingerprint of that severity → when the receiver saw its
+        current episode start (ms); newest-first for the console, oldest for digests."""
+        return self._key("firing_since", severity=severity)
+
+    @property
+    def index_version(self) -> str:
+        """String: version of the secondary indexes whose backfill has completed
+        (receiver/store/reindex.py); until it is current, lists scan `index`."""
+        return self._key("index_version")
+
+    @property
+    def reindex_cursor(self) -> str:
+        """String: last fingerprint the backfill indexed; gone once it completed."""
+        return self._key("reindex_cursor")
+
     # --- decisions, throttling, outbox (issue: pipeline) ----------------------------
     def notified(self, fp: str) -> str:
         """Hash: destination → last NotifyRecord JSON for the alert; field `_v` = version
@@ -116,8 +145,18 @@ class Keys:
         return self._key("storm_due")
 
     def digest(self, name: str) -> str:
-        """List: alert snapshots buffered for the named digest."""
+        """Hash: the named digest's buffer, fingerprint → "count|first_ms|last_ms" (one field
+        per alert however often it came), plus `_more`: entries refused over max_alerts."""
         return self._key("digest", name=name)
+
+    def digest_batch(self, name: str, window_ms: int) -> str:
+        """Hash: the buffer as claimed for the window ending at window_ms (renamed from
+        `digest`), until its email is sent."""
+        return self._key("digest_batch", name=name, window_ms=window_ms)
+
+    def digest_done(self, name: str, window_ms: int) -> str:
+        """String: the window's flush claim, "queued" then "sent"; expires."""
+        return self._key("digest_done", name=name, window_ms=window_ms)
 
     @property
     def outbox(self) -> str:
@@ -137,6 +176,12 @@ class Keys:
     def delivery(self, fp: str) -> str:
         """Hash: destination → state a notifier returned (Slack ts, email Message-ID)."""
         return self._key("delivery", fp=fp)
+
+    # --- on-call (receiver/oncall) -------------------------------------------------
+    def oncall_overrides(self, name: str) -> str:
+        """Hash: override id → record JSON for the rotation `name`; pruned and capped on
+        add (store/lua/oncall_overrides.lua), expires with its last override."""
+        return self._key("oncall_overrides", name=name)
 
 
 OUTBOX_GROUP = "workers"

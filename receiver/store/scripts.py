@@ -15,7 +15,7 @@ from typing import Any
 
 from receiver.store.keys import lua_prelude
 
-KEYED = frozenset({"intake.lua", "storm.lua"})
+KEYED = frozenset({"intake.lua", "storm.lua", "reindex.lua", "scan.lua", "digest_flush.lua"})
 """Scripts sent with the key prelude; each takes the key tag as ARGV[1]."""
 
 
@@ -39,6 +39,7 @@ class Scripts:
     due: Any
     storm: Any
     replay: Any
+    digest_flush: Any
 
     @classmethod
     def register(cls, redis: Any) -> Scripts:
@@ -47,4 +48,5 @@ class Scripts:
             due=redis.register_script(source("due.lua")),
             storm=redis.register_script(source("storm.lua")),
             replay=redis.register_script(source("replay.lua")),
+            digest_flush=redis.register_script(source("digest_flush.lua")),
         )

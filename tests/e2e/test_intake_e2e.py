@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import TOKEN, RedisServer, Serve, free_port, wait_for
+from tests.conftest import READ_TOKEN, TOKEN, RedisServer, Serve, free_port, read_auth, wait_for
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
 
 pytestmark = pytest.mark.e2e
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 def write_config(path: Path, redis_url: str | None = None) -> Path:
     cfg: dict[str, Any] = {
         "auth": {"bearer_tokens": [TOKEN]},
+        "api_tokens": [{"name": "reader", "token": READ_TOKEN, "scopes": ["read"]}],
         "receivers": {"log": {"type": "log", "rate": "none"}},
         "route": {"receivers": ["log"]},
     }
@@ -30,7 +31,7 @@ def write_config(path: Path, redis_url: str | None = None) -> Path:
 
 def get_alert(base: str, fp: str) -> dict[str, Any] | None:
     try:
-        r = httpx.get(f"{base}/api/v1/alerts/{fp}", timeout=2)
+        r = httpx.get(f"{base}/api/v1/alerts/{fp}", headers=read_auth(), timeout=2)
     except httpx.HTTPError:
         return None
     return r.json() if r.status_code == 200 else None

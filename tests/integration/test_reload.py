@@ -22,7 +22,7 @@ from receiver.store.keys import Keys
 from tests.conftest import TOKEN, RedisServer, Serve, auth, fixture_body, free_port, wait_for
 from tests.servers.recorder import Recorder
 
-ADMIN = "admin-token"
+ADMIN = "admin-token-0123456789"
 
 
 def config(redis_url: str, prefix: str, to: str, recorder: Recorder) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def config(redis_url: str, prefix: str, to: str, recorder: Recorder) -> dict[str
              for name in ("a", "b")}  # fmt: skip
     return {
         "auth": {"bearer_tokens": [TOKEN]},
-        "admin_auth": {"bearer_tokens": [ADMIN]},
+        "api_tokens": [{"name": "ops", "token": ADMIN, "scopes": ["admin"]}],
         "redis": {"url": redis_url, "key_prefix": prefix},
         "receivers": hooks,
         "route": {"receivers": [to]},
@@ -121,7 +121,7 @@ async def test_sighup_swaps_routing_and_a_broken_file_changes_nothing(
         r = await client.post(s.url + "/-/reload")
         assert r.status_code == 401
         r = await client.post(s.url + "/-/reload", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert r.status_code == 401  # the webhook token is not an admin token
+        assert r.status_code == 403  # the webhook token is not an API token
         r = await client.post(s.url + "/-/reload", headers={"Authorization": f"Bearer {ADMIN}"})
         assert r.status_code == 400 and r.json()["error"] == "invalid_config"
         assert any(f"{cfg}:" in e and 'undefined receiver "nowhere"' in e

@@ -17,12 +17,16 @@
 -- ARGV[3]  history_max
 -- ARGV[4]  grace_ms                 ARGV[5] bucket_ttl_ms
 -- ARGV[6]  JSON array of bodies, built by receiver/pipeline/intake.py, each:
---   now: ms; alerts: [{fp, v, status, startsAt, endsAt, doc, notif: {dest: record}}]
+--   now: ms; alerts: [{fp, v, status, sev, startsAt, endsAt, doc, notif: {dest: record}}]
 --     doc: the descriptive fields as one JSON string (rewritten only when it changed)
+--     sev: the alert's severity (critical | warning | info), for the secondary indexes
 --   routed: [{route, storm: [threshold, window_ms] | false,
---             jobs: [{dest, mode, rate: [interval_ms, burst] | false, digest, job}]}]
---     mode: "send" (throttled, delayed when over), "soft" (over limit → digest if `digest`,
---     else delayed), "digest" (straight to the digest buffer), "resolve" (never summarised)
+--             jobs: [{dest, mode, rate: [interval_ms, burst] | false, digest, job,
+--                     fp, dmax, dttl}]}]
+--     mode: "send" (throttled, delayed when over), "soft" (over limit → left to the route's
+--     digest if `digest`, else delayed), "digest" (into the digest buffer), "resolve"
+--     (never summarised). A "digest" entry carries the alert's fp and the digest's
+--     max_alerts and buffer ttl (ms), and no `job` (the digest reads the alert when sent).
 -- Returns a JSON array, one result per body, in order:
 --   {conflict = {fp = record hash}}  the caller decided from notification records older
 --       than the stored ones (versions differ): nothing was written for this body; the
@@ -42,7 +46,7 @@ local function outdated(alerts)
   for _, a in ipairs(alerts) do
     a.ka, a.kn = k_alert(a.fp), k_notified(a.fp)
     a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
-      'nv')
+      'nv', 'sev')
     local v = '0'  -- no state record: the records expired with it (or never were)
     if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, '_v') or '0' end
     if v ~= a.v then
@@ -54,6 +58,50 @@ local function outdated(alerts)
     end
   end
   return found
+end
+
+-- Sorted-set index writes of one body, grouped by key: one ZADD / ZREM per key and body
+-- instead of one per alert (a redis.call is the costly part of this script). Safe to
+-- defer to the body's end: an alert appears once per body, and no alert is both removed
+-- from and added to the same key in one body.
+local zadds, zrems = {}, {}
+local function zadd(key, score, member)
+  local t = zadds[key] or {}
+  zadds[key] = t
+  t[#t + 1] = score
+  t[#t + 1] = member
+end
+local function zrem(key, member)
+  local t = zrems[key] or {}
+  zrems[key] = t
+  t[#t + 1] = member
+end
+local function flush_index_writes()
+  for key, t in pairs(zrems) do
+    for i = 1, #t, 4000 do redis.call('ZREM', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  for key, t in pairs(zadds) do
+    for i = 1, #t, 4000 do redis.call('ZADD', key, unpack(t, i, math.min(i + 3999, #t))) end
+  end
+  zadds, zrems = {}, {}
+end
+
+-- Secondary indexes (receiver/store/reindex.py backfills them for older records): the
+-- status x severity partitions (lex order, for the fingerprint cursor) and, per severity,
+-- firing alerts scored by when their episode started here. Called only when the stored
+-- status, episode or severity may have changed. `was`/`old_sev`: as stored before.
+local function reindex(a, now, was, old_sev, moved)
+  local sev = a.sev
+  if was ~= a.status or old_sev ~= sev then
+    if was then
+      zrem(k_by_state(was, old_sev), a.fp)
+      if was == 'firing' then zrem(k_firing_since(old_sev), a.fp) end
+    end
+    zadd(k_by_state(a.status, sev), 0, a.fp)
+  end
+  if a.status == 'firing' and (moved or was ~= 'firing' or old_sev ~= sev) then
+    zadd(k_firing_since(sev), now, a.fp)
+  end
 end
 
 -- Alert state: a few commands per alert, fewest for the commonest case (a re-send).
@@ -73,10 +121,10 @@ local function record(a, now, kinds)
   local fields
   if kind == 'new' then
     fields = {'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt, 'doc', a.doc,
-      'first_received', now, 'last_received', now, 'receive_count', 1}
+      'sev', a.sev, 'first_received', now, 'last_received', now, 'receive_count', 1}
   elseif kind == 'changed' then
     fields = {'status', a.status, 'startsAt', a.startsAt, 'endsAt', a.endsAt, 'doc', a.doc,
-      'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
+      'sev', a.sev, 'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
   else
     -- Unchanged or stale (repeats, HA copies): only the counters move.
     fields = {'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
@@ -103,8 +151,15 @@ local function record(a, now, kinds)
       '","startsAt":"' .. a.startsAt .. '","endsAt":"' .. a.endsAt .. '"}')
     if n > history_max then redis.call('LTRIM', kh, 0, history_max - 1) end
   end
-  -- Index and expiry follow the stored status, so they only move when it was written.
-  if kind == 'new' then redis.call('ZADD', index, 0, a.fp) end
+  -- Indexes and expiry follow the stored status, so they only move when it was written.
+  if kind == 'new' then
+    zadd(index, 0, a.fp)
+    reindex(a, now, nil, nil, true)
+  elseif kind == 'changed' then
+    -- A record older than `sev` is indexed under its own severity (the backfill read it
+    -- from its document), the incoming one unless a body lied about its fingerprint.
+    reindex(a, now, was, cur[7] or a.sev, moved)
+  end
   local kd = k_delivery(a.fp)
   if a.status == 'resolved' then
     if moved then
@@ -133,6 +188,23 @@ local function slot(dest, rate, now)
   return at, tat + rate[1]
 end
 
+-- Digest buffer: one field per alert, "count|first_ms|last_ms", however often it comes;
+-- beyond the digest's max_alerts only `_more` counts, so the buffer stays bounded. It
+-- expires if no window claims it any more (store/lua/digest_flush.lua renames it away).
+local function buffer(j, now)
+  local kd = k_digest(j.digest)
+  local cur = redis.call('HGET', kd, j.fp)
+  if cur then
+    local n, first = string.match(cur, '^(%d+)|(%d+)|')
+    redis.call('HSET', kd, j.fp, (tonumber(n) + 1) .. '|' .. first .. '|' .. now)
+  elseif redis.call('HLEN', kd) - redis.call('HEXISTS', kd, '_more') >= j.dmax then
+    redis.call('HINCRBY', kd, '_more', 1)
+  else
+    redis.call('HSET', kd, j.fp, '1|' .. now .. '|' .. now)
+  end
+  redis.call('PEXPIRE', kd, j.dttl)
+end
+
 local function route(r, now, count)
   local in_storm = false
   if r.storm then
@@ -148,7 +220,7 @@ local function route(r, now, count)
   end
   for _, j in ipairs(r.jobs) do
     if j.mode == 'digest' then
-      redis.call('RPUSH', k_digest(j.digest), j.job)
+      buffer(j, now)
       count(j.dest, 'digest')
     elseif in_storm and j.mode == 'soft' then
       -- Only warnings/info fold into a summary: criticals and resolves always go alone.
@@ -162,7 +234,8 @@ local function route(r, now, count)
         redis.call('XADD', outbox, '*', 'job', j.job)
         count(j.dest, 'immediate')
       elseif j.mode == 'soft' and j.digest then
-        redis.call('RPUSH', k_digest(j.digest), j.job)
+        -- The route's digest lists this alert anyway (a route's digest is one of its
+        -- destinations): over the limit, a warning/info is left to it, not delayed.
         count(j.dest, 'digest')
       else
         -- Reserve the next free slot: later jobs queue behind, so order is kept.
@@ -180,6 +253,7 @@ local function intake(req)
   local now = tonumber(req.now)
   local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
   for _, a in ipairs(req.alerts) do record(a, now, kinds) end
+  flush_index_writes()
   local actions = {}
   local function count(dest, action)
     actions[dest] = actions[dest] or {immediate = 0, delayed = 0, digest = 0, summary = 0}
@@ -196,10 +270,22 @@ for i, req in ipairs(cjson.decode(ARGV[6])) do
 end
 
 -- Forget index entries of records that have expired (not of an alert that came back).
+-- Only resolved records expire, so only the resolved partitions can hold them.
 local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', latest, 'LIMIT', 0, 100)
 for _, fp in ipairs(gone) do
   redis.call('ZREM', expiry, fp)
-  if redis.call('EXISTS', k_alert(fp)) == 0 then redis.call('ZREM', index, fp) end
+  local ka = k_alert(fp)
+  if redis.call('EXISTS', ka) == 0 then
+    redis.call('ZREM', index, fp)
+    for _, sev in ipairs({'critical', 'warning', 'info'}) do
+      redis.call('ZREM', k_by_state('resolved', sev), fp)
+    end
+  elseif redis.call('HGET', ka, 'status') == 'resolved' then
+    -- Our clock ran ahead of Redis's: look again when the record is really gone, or its
+    -- index entries would outlive it.
+    local left = redis.call('PTTL', ka)
+    if left > 0 then redis.call('ZADD', expiry, latest + left, fp) end
+  end
 end
 
 return cjson.encode(results)

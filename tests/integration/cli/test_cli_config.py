@@ -72,6 +72,7 @@ def test_auth_must_be_explicit(tmp_path: Path) -> None:
 def test_shipped_configs_are_valid(name: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "R" * 32,
            "SLACK_BOT_TOKEN": "xoxb-1", "SMTP_PASSWORD": "pw", "WEBHOOK_TOKEN": "t",
+           "ADMIN_API_TOKEN": "admin-token-0123456789",
            "REDIS_URL": "redis://127.0.0.1:6379/0"}  # fmt: skip
     out = run_cli("check-config", str(ROOT / "config" / name), env=env)
     assert out.returncode == 0, out.stderr

@@ -35,7 +35,12 @@ TABLE = [
     ("undefined receiver", GOOD + "  routes:\n    - matchers: [team=db]\n"
      "      receivers: [hook, dba]\n",
      '10: route.routes.0.receivers.1: undefined receiver "dba" (defined: hook)'),
-    ("digest", GOOD + "  digest: default\n", "8: route.digest: digests are not available"),
+    ("digest", GOOD + "  digest: default\n",
+     '8: route.digest: undefined digest "default" (defined: none)'),
+    ("digest receiver", GOOD + "digests:\n  d: {receiver: hook, to: [a@example.com], every: 1h}\n",
+     '9: digests.d.receiver: not an email receiver "hook" (email receivers: none)'),
+    ("digest schedule", GOOD + "digests:\n  d:\n    receiver: hook\n    to: [a@example.com]\n",
+     "9: digests.d: give a schedule"),
     ("escalation", GOOD + "  routes:\n    - matchers: [team=db]\n      escalation: db\n",
      "10: route.routes.0.escalation: escalation policies are not available"),
     ("misspelled key", GOOD.replace("route:\n  receivers", "route:\n  recievers"),
@@ -53,6 +58,19 @@ TABLE = [
      "2: environment variable AR_UNSET_TOKEN is not set"),
     ("duplicate route name", GOOD + "  routes:\n    - {name: x, matchers: [a=b]}\n"
      "    - {name: x, matchers: [a=c]}\n", '10: route.routes.1.name: duplicate route name "x"'),
+    ("admin_auth", GOOD + "admin_auth:\n  bearer_tokens: [x]\n",
+     "8: admin_auth: replaced by api_tokens"),
+    ("api scope", GOOD + "api_tokens:\n  - {name: a, token: 0123456789abcdef, scopes: [write]}\n",
+     "9: api_tokens.0.scopes.0: Input should be 'read', 'ack', 'oncall' or 'admin'"),
+    ("api token name", GOOD + "api_tokens:\n  - {name: a, token: 0123456789abcdef, scopes: [read]}"
+     "\n  - {name: a, token: fedcba9876543210, scopes: [admin]}\n",
+     '10: api_tokens.1.name: duplicate token name "a"'),
+    ("api token short", GOOD + "api_tokens:\n  - {name: a, token: abc, scopes: [read]}\n",
+     "9: api_tokens.0: token of 'a' has 3 characters; use at least 16"),
+    ("api token is webhook's", GOOD.replace("auth: none", "auth:\n  bearer_tokens: "
+     "[0123456789abcdef]") + "api_tokens:\n"
+     "  - {name: a, token: 0123456789abcdef, scopes: [read]}\n",
+     "10: api_tokens.0: token of 'a' is also a webhook token"),
     ("token file", GOOD.replace("auth: none", "auth:\n  bearer_token_files: [/nonexistent/t]"),
      "2: auth.bearer_token_files.0: cannot read secret file /nonexistent/t"),
     ("secret file", GOOD.replace("    type: webhook\n    url: http://127.0.0.1:9/hook\n",
@@ -61,9 +79,22 @@ TABLE = [
     ("routing key", GOOD.replace("    type: webhook\n    url: http://127.0.0.1:9/hook\n",
                                  "    type: pagerduty\n    routing_key: short\n"),
      "5: receivers.hook.routing_key: routing_key must be 32 characters"),
+    ("server timeout", GOOD + "server:\n  read_timeout: 0s\n",
+     "9: server.read_timeout: read_timeout must be between 100ms and 1h (got 0s)"),
+    ("server connections", GOOD + "server:\n  max_connections: 0\n",
+     "9: server.max_connections: Input should be greater than or equal to 1"),
     ("redis url", GOOD + "redis:\n  url: http://redis:6379\n",
      "9: redis.url: url must start with redis://"),
     ("templates", GOOD + "templates_dir: {tpl}\n", "8: templates_dir: {tpl}/slack_text.txt:1:"),
+    ("oncall timezone", GOOD + "oncall:\n  rotations:\n    p:\n      members: "
+     "[{name: a, email: a@example.com}]\n      timezone: Mars/Olympus\n",
+     "12: oncall.rotations.p.timezone: unknown timezone 'Mars/Olympus'"),
+    ("oncall member", GOOD + "oncall:\n  rotations:\n    p:\n      members:\n"
+     "        - {name: a, email: a@example.com}\n        - {name: a, email: b@example.com}\n",
+     '13: oncall.rotations.p.members.1.name: duplicate member name "a"'),
+    ("oncall receiver", GOOD + "oncall:\n  rotations:\n    p:\n      members:\n"
+     "        - {name: a, email: a@example.com, receiver: pager}\n",
+     '12: oncall.rotations.p.members.0.receiver: undefined receiver "pager" (defined: hook)'),
 ]  # fmt: skip
 
 
@@ -107,6 +138,7 @@ def test_check_config_and_serve_refuse_alike(
 def test_shipped_configs_pass_both(tmp_path: Path, redis_server: RedisServer) -> None:
     secrets = {"WEBHOOK_TOKEN": "t", "PAGERDUTY_ROUTING_KEY": "k" * 32,
                "SLACK_BOT_TOKEN": "xoxb-test", "SMTP_PASSWORD": "p",
+               "ADMIN_API_TOKEN": "admin-token-0123456789",
                "REDIS_URL": redis_server.url}  # fmt: skip
     for name in ("dev.yml", "example.yml"):
         cfg = ROOT / "config" / name

@@ -208,13 +208,14 @@ async def test_400_dead_letters_at_once_and_replay_after_fix_delivers_once(
 
 async def test_admin_api_guards_dead_letters(app_client: AppFactory) -> None:
     closed = await app_client()
-    assert (await closed.get("/api/v1/dlq")).status == 403
-    guarded = await app_client(admin_auth={"bearer_tokens": ["admin-t"]})
-    assert (await guarded.get("/api/v1/dlq", headers=auth())).status == 401
-    ok = await guarded.get("/api/v1/dlq", headers={"Authorization": "Bearer admin-t"})
+    assert (await closed.get("/api/v1/dlq")).status == 401
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    guarded = await app_client(api_tokens=[{"name": "ops", "token": admin["Authorization"][7:],
+                                            "scopes": ["admin"]}])  # fmt: skip
+    assert (await guarded.get("/api/v1/dlq", headers=auth())).status == 403
+    ok = await guarded.get("/api/v1/dlq", headers=admin)
     assert ok.status == 200 and (await ok.json())["size"] == 0
-    missing = await guarded.post("/api/v1/dlq/1-1/replay",
-                                 headers={"Authorization": "Bearer admin-t"})  # fmt: skip
+    missing = await guarded.post("/api/v1/dlq/1-1/replay", headers=admin)
     assert missing.status == 404
 
 

@@ -204,6 +204,7 @@ async def test_sentinel_intake_survives_switchover_and_master_crash(
     assert await post_ok(client, FIRING) == {
         "status": "ok", "accepted": 2, "new": 2, "changed": 0, "unchanged": 0,
         "notifications": 2,
+        "digested": 0,
     }  # fmt: skip
     assert (await post_ok(client, WARNING))["new"] == 1
     for alert in FIRING["alerts"]:
@@ -224,6 +225,7 @@ async def test_sentinel_intake_survives_switchover_and_master_crash(
     assert summary | {} == {
         "status": "ok", "accepted": 2, "new": 0, "changed": 1, "unchanged": 1,
         "notifications": 1,
+        "digested": 0,
     }, summary  # fmt: skip
     with new.client() as m:  # committed on the new master, not on the one being demoted
         assert m.hget(K.alert("0f3ef813eb86bd39"), "status") == "resolved"
@@ -353,6 +355,7 @@ async def test_cluster_intake_delivery_scheduler_and_one_slot(
     assert await post_ok(client, MIXED) | {} == {
         "status": "ok", "accepted": 2, "new": 0, "changed": 1, "unchanged": 1,
         "notifications": 1,
+        "digested": 0,
     }  # fmt: skip
 
     resolved = await assert_alert(client, MIXED["alerts"][0], MIXED, receive_count=2)

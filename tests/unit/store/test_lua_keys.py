@@ -129,7 +129,10 @@ SAMPLES: dict[str, Any] = {
     "destination": "team-slack",
     "route": "team:api|pay ments",
     "window_start_ms": 1_700_000_040_000,
+    "window_ms": 1_700_000_060_000,
     "name": "daily",
+    "status": "firing",
+    "severity": "critical",
 }
 
 

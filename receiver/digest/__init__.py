@@ -1,0 +1,1 @@
+"""Digests: low-urgency alerts gathered per window into one email for whoever is on call."""

@@ -1,0 +1,1 @@
+"""On-call rotations: who is on call at a time, overrides, and the calendar feed."""

@@ -1,0 +1,212 @@
+"""The `oncall` config section: rotations of members with a shift length and hand-off time.
+
+    oncall:
+      rotations:
+        primary:
+          members:
+            - {name: alice, email: alice@example.com, slack: U012ABCDEF}
+            - {name: bob, email: bob@example.com, pagerduty: PABC123}
+          shift: 1w
+          handoff: "Mon 09:00"
+          timezone: Europe/Berlin
+          start: 2026-01-05
+
+Hand-offs happen at the hand-off's wall-clock time in the rotation's time zone, whatever
+the daylight-saving offset (receiver/oncall/schedule.py does the arithmetic).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from receiver.config_loader import StrictModel
+from receiver.durations import Duration, format_duration
+
+# Rotation names appear in URLs (/api/v1/oncall/{rotation}.ics) and Redis keys.
+ROTATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# A member's or stand-in's name: printable, no control characters, at most 64.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# When `start` is not given: a fixed Monday, so every replica and every restart agrees
+# on whose turn it is.
+DEFAULT_START = date(2024, 1, 1)
+DAY_S = 86400
+WEEK_S = 7 * DAY_S
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HANDOFF = re.compile(r"(?:(?P<day>[A-Za-z]+)\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})")
+
+Loc = tuple[str | int, ...]
+Issue = tuple[Loc, str]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A parsed hand-off: the local time, and the weekday (0 = Monday) for weekly shifts."""
+
+    at: time
+    weekday: int | None = None
+
+
+def parse_handoff(text: str) -> Handoff:
+    """ "Mon 09:00", "monday 9:00" or "09:00"; ValueError says what is accepted."""
+    m = _HANDOFF.fullmatch(text.strip())
+    hint = 'handoff must be "HH:MM" or "DAY HH:MM" (e.g. "09:00", "Mon 09:00")'
+    if m is None:
+        raise ValueError(f"{hint}, got {text!r}")
+    hour, minute = int(m["h"]), int(m["m"])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{hint}, got {text!r}: no such time of day")
+    weekday = None
+    if m["day"]:
+        day = m["day"].lower()
+        found = [i for i, d in enumerate(DAYS) if day in (d, _full(d))]
+        if not found:
+            raise ValueError(f"{hint}, got {text!r}: unknown day {m['day']!r} (Mon … Sun)")
+        weekday = found[0]
+    return Handoff(time(hour, minute), weekday)
+
+
+def _full(abbr: str) -> str:
+    return {"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday",
+            "fri": "friday", "sat": "saturday", "sun": "sunday"}[abbr]  # fmt: skip
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`; ValueError with a hint if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r} (an IANA name such as Europe/Berlin, America/New_York "
+            "or UTC)"
+        ) from None
+
+
+class Member(StrictModel):
+    """A person in a rotation and where to reach them."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    email: str
+    slack: str | None = None  # a Slack user id (U…), for mentions
+    pagerduty: str | None = None  # a PagerDuty user or escalation target
+    receiver: str | None = None  # a receiver (from `receivers`) that reaches this person
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not EMAIL.fullmatch(v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
+
+    def contact(self) -> dict[str, str]:
+        """The member as JSON: name and the contact points that are set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class Rotation(StrictModel):
+    """Members take turns, in order, for `shift` each; turns change at `handoff` local
+    time in `timezone`, counting from the first hand-off on or after `start`."""
+
+    members: list[Member]
+    shift: Duration = float(WEEK_S)
+    handoff: str = "Mon 09:00"
+    timezone: str = "UTC"
+    start: date = DEFAULT_START
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, v: list[Member]) -> list[Member]:
+        if not v:
+            raise ValueError("a rotation needs at least one member")
+        return v
+
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, v: str) -> str:
+        parse_handoff(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        zone(v)
+        return v
+
+    @field_validator("shift")
+    @classmethod
+    def _shift(cls, v: float) -> float:
+        ok = v >= 3600 and v % 60 == 0 and (DAY_S % v == 0 or v % DAY_S == 0)
+        if not ok:
+            raise ValueError(
+                f"shift must be whole days (1d, 2d, 1w) or divide a day (1h, 8h, 12h); "
+                f"got {format_duration(v)}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _weekly(self) -> Rotation:
+        if parse_handoff(self.handoff).weekday is not None and self.shift % WEEK_S:
+            raise ValueError(
+                f'handoff "{self.handoff}" names a day, so shift must be whole weeks (1w, 2w); '
+                f'got {format_duration(self.shift)} (use a time only, e.g. "09:00")'
+            )
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(seconds=self.shift)
+
+    @property
+    def anchor(self) -> datetime:
+        """The first hand-off (local wall time, naive): on or after `start`, at the
+        hand-off's time and, for weekly shifts, on its day. members[0] takes it."""
+        h = parse_handoff(self.handoff)
+        days = 0 if h.weekday is None else (h.weekday - self.start.weekday()) % 7
+        return datetime.combine(self.start + timedelta(days=days), h.at)
+
+    def member(self, name: str) -> Member | None:
+        return next((m for m in self.members if m.name == name), None)
+
+
+class OncallConfig(StrictModel):
+    rotations: dict[str, Rotation] = Field(default_factory=dict)
+
+    @field_validator("rotations")
+    @classmethod
+    def _names(cls, v: dict[str, Rotation]) -> dict[str, Rotation]:
+        for name in v:
+            if not ROTATION_NAME.fullmatch(name):
+                raise ValueError(f"rotation name {name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
+        return v
+
+    def person(self, name: str, rotation: str | None = None) -> Member | None:
+        """The member called `name`: in `rotation` first, else in any rotation."""
+        first = self.rotations.get(rotation or "")
+        found = first.member(name) if first is not None else None
+        if found is not None:
+            return found
+        return next((m for r in self.rotations.values() if (m := r.member(name))), None)
+
+    def issues(self, receivers: set[str]) -> Iterator[Issue]:
+        """Duplicate member names and receivers nothing defines (check-config refuses)."""
+        defined = ", ".join(sorted(receivers)) or "none"
+        for rname, rot in self.rotations.items():
+            seen: set[str] = set()
+            for i, m in enumerate(rot.members):
+                loc: Loc = ("oncall", "rotations", rname, "members", i)
+                if m.name in seen:
+                    yield (*loc, "name"), f'duplicate member name "{m.name}" in rotation {rname}'
+                seen.add(m.name)
+                if m.receiver is not None and m.receiver not in receivers:
+                    msg = f'undefined receiver "{m.receiver}" (defined: {defined})'
+                    yield (*loc, "receiver"), msg

@@ -1,0 +1,192 @@
+"""Who is on call: pure functions of a rotation, a time and the overrides.
+
+Hand-offs are computed in local wall-clock time: the n-th hand-off is `anchor + n·shift`
+as a naive local time, then placed in the rotation's time zone. So "Mon 09:00
+Europe/Berlin" stays at 09:00 in Berlin across both daylight-saving changes, and the
+shift around a change is an hour shorter or longer. A hand-off time that does not exist
+that day (inside the spring-forward gap) happens at the same instant as the wall time an
+hour later; one that exists twice (the autumn repeat) happens at the first. A sub-day
+shift can thereby become empty; it is skipped.
+
+Overrides: a time covered by several overrides belongs to the one created last (ties by
+id): the newest instruction wins, whether it is nested inside an older one or overlaps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+from receiver.oncall.config import Member, OncallConfig, Rotation
+
+# A guard on loops that walk shifts: no request lists more than this.
+MAX_SHIFTS = 20_000
+
+
+@dataclass(frozen=True)
+class Override:
+    """`who` is on call from `start` until `end` instead of the rotation's member.
+    `email` reaches a stand-in who is in no rotation (and is the fallback for a member)."""
+
+    id: str
+    who: str
+    start: datetime
+    end: datetime
+    created_at: datetime
+    created_by: str = ""
+    reason: str = ""
+    email: str | None = None
+
+    def covers(self, t: datetime) -> bool:
+        return self.start <= t < self.end
+
+    def precedence(self) -> tuple[datetime, str]:
+        return self.created_at, self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "who": self.who, "email": self.email, "from": iso(self.start),
+                "until": iso(self.end), "reason": self.reason, "created_by": self.created_by,
+                "created_at": iso(self.created_at)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Shift:
+    """[start, end): `member` is on call; `override` is the one that put them there."""
+
+    start: datetime
+    end: datetime
+    member: Member
+    override: Override | None = None
+    key: tuple[str, int | str] = field(default=("", 0), compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"member": self.member.contact(), "from": iso(self.start), "until": iso(self.end),
+                "override": self.override.to_dict() if self.override else None}  # fmt: skip
+
+
+def iso(t: datetime) -> str:
+    """UTC, RFC 3339, to the second: 2026-03-30T07:00:00Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Cycle:
+    """The rotation's hand-off instants, numbered: hand-off 0 is the anchor (members[0])."""
+
+    def __init__(self, rotation: Rotation) -> None:
+        self.tz, self.anchor, self.step = rotation.tz, rotation.anchor, rotation.step
+
+    def boundary(self, n: int) -> datetime:
+        """The n-th hand-off, in UTC (fold=0: see the module docstring)."""
+        return (self.anchor + n * self.step).replace(tzinfo=self.tz).astimezone(UTC)
+
+    def index_at(self, t: datetime) -> int:
+        """The n with boundary(n) <= t < boundary(n + 1), skipping empty shifts."""
+        local = t.astimezone(self.tz).replace(tzinfo=None)
+        n = (local - self.anchor) // self.step
+        # The wall-clock estimate is off by at most the UTC offset change: a few steps.
+        for _ in range(64):
+            if self.boundary(n) > t:
+                n -= 1
+            elif self.boundary(n + 1) <= t:
+                n += 1
+            else:
+                return n
+        raise AssertionError(f"no shift found for {t}")  # pragma: no cover
+
+
+def _winner(overrides: Sequence[Override], t: datetime) -> Override | None:
+    covering = [o for o in overrides if o.covers(t)]
+    return max(covering, key=Override.precedence) if covering else None
+
+
+def _people(people: OncallConfig | Mapping[str, Member] | None, rotation: Rotation,
+            name: str) -> Member | None:  # fmt: skip
+    if isinstance(people, OncallConfig):
+        return people.person(name) or rotation.member(name)
+    if people is not None and name in people:
+        return people[name]
+    return rotation.member(name)
+
+
+def _member_of(rotation: Rotation, o: Override,
+               people: OncallConfig | Mapping[str, Member] | None) -> Member:  # fmt: skip
+    """The override's person: this rotation's member, else another rotation's, else a
+    stand-in with the email stored with the override."""
+    found = rotation.member(o.who) or _people(people, rotation, o.who)
+    if found is not None:
+        return found
+    return Member.model_construct(name=o.who, email=o.email or "", slack=None, pagerduty=None,
+                                  receiver=None)  # fmt: skip
+
+
+def _timeline(rotation: Rotation, lo: datetime, hi: datetime, overrides: Sequence[Override],
+              people: OncallConfig | Mapping[str, Member] | None) -> list[Shift]:  # fmt: skip
+    """[lo, hi) cut into shifts (the first and last clipped to lo and hi)."""
+    cycle = Cycle(rotation)
+    cuts = {lo, hi}
+    n = cycle.index_at(lo)
+    for _ in range(MAX_SHIFTS):
+        n += 1
+        b = cycle.boundary(n)
+        if b >= hi:
+            break
+        cuts.add(b)
+    relevant = [o for o in overrides if o.start < hi and o.end > lo]
+    cuts |= {t for o in relevant for t in (o.start, o.end) if lo < t < hi}
+    points = sorted(cuts)
+    out: list[Shift] = []
+    for x, y in pairwise(points):
+        o = _winner(relevant, x)
+        if o is not None:
+            key: tuple[str, int | str] = ("override", o.id)
+            member = _member_of(rotation, o, people)
+        else:
+            i = cycle.index_at(x)
+            key, member = ("shift", i), rotation.members[i % len(rotation.members)]
+        if out and out[-1].key == key:
+            out[-1] = Shift(out[-1].start, y, member, o, key)
+        else:
+            out.append(Shift(x, y, member, o, key))
+    return out
+
+
+def who_is_on_call(
+    rotation: Rotation,
+    t: datetime,
+    overrides: Sequence[Override] = (),
+    people: OncallConfig | Mapping[str, Member] | None = None,
+) -> Shift:
+    """Who is on call at `t` (aware), from when until when, and through which override.
+
+    `people` resolves an override's `who` that is not in this rotation (a member of
+    another one); a name found nowhere is a stand-in reached at the override's email.
+    """
+    cycle = Cycle(rotation)
+    n = cycle.index_at(t)
+    covering = [o for o in overrides if o.covers(t)]
+    lo = min([cycle.boundary(n), *(o.start for o in covering)])
+    hi = max([cycle.boundary(n + 1), *(o.end for o in covering)])
+    # Within [lo, hi) lies the whole shift holding t: its base shift and every override
+    # that could be winning at t.
+    return next(s for s in _timeline(rotation, lo, hi, overrides, people) if s.end > t)
+
+
+def handoffs(
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    overrides: Sequence[Override] = (),
+    people: OncallConfig | Mapping[str, Member] | None = None,
+) -> list[Shift]:
+    """Every shift that overlaps [start, end), overrides applied, in order. The first may
+    begin before `start` and the last end after `end`: they are whole shifts."""
+    out: list[Shift] = []
+    t = start
+    while t < end and len(out) < MAX_SHIFTS:
+        s = who_is_on_call(rotation, t, overrides, people)
+        out.append(s)
+        t = s.end
+    return out
