@@ -36,14 +36,17 @@ class DigestFlusher:
         self.store, self.digests, self.metrics, self.clock = store, digests, metrics, clock
         self.batch_ttl_ms = int(max_age_s * 1000) + HOUR_MS  # the job may retry that long
         self.claimed: dict[str, int] = {}  # digest → last window end we saw claimed
+        self.started_ms = int(clock() * 1000)
         self.status: str = "starting"  # on /health
         self.error: str | None = None
 
-    async def claim(self, name: str, cfg: DigestConfig, window_ms: int, ttl_ms: int) -> str:
+    async def claim(
+        self, name: str, cfg: DigestConfig, window_ms: int, ttl_ms: int, send_empty: bool
+    ) -> str:
         job = digest_job(name, window_ms, int(self.clock() * 1000)).to_json()
         result = await self.store.claim(name, window_ms, job, claim_ttl_ms=ttl_ms,
                                         batch_ttl_ms=self.batch_ttl_ms,
-                                        send_empty=cfg.send_empty)  # fmt: skip
+                                        send_empty=send_empty)  # fmt: skip
         if result == "queued":
             log.info("digest window claimed", extra={"digest": name, "window_ms": window_ms})
         return result
@@ -52,7 +55,7 @@ class DigestFlusher:
         """Claims a window ending now (`digest flush`): (result, window end ms)."""
         cfg = self.digests()[name]
         window_ms = int(self.clock() * 1000)
-        return await self.claim(name, cfg, window_ms, 24 * HOUR_MS), window_ms
+        return await self.claim(name, cfg, window_ms, 24 * HOUR_MS, cfg.send_empty), window_ms
 
     async def tick(self) -> None:
         now = self.clock()
@@ -64,7 +67,10 @@ class DigestFlusher:
                 continue
             # The claim must outlive its window, so that no later tick claims it again.
             ttl_ms = int((schedule.next_end(end) - end) * 2000) + HOUR_MS
-            await self.claim(name, cfg, window_ms, ttl_ms)
+            # A window that ended before we started is claimed for what it buffered (a
+            # missed send), but an "all clear" is only said for windows that end now.
+            send_empty = cfg.send_empty and window_ms >= self.started_ms
+            await self.claim(name, cfg, window_ms, ttl_ms, send_empty)
             self.claimed[name] = window_ms
 
     async def gauges(self) -> None:
