@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 # Alertmanager sends this for a firing alert's endsAt (Go's zero time).
 ZERO_TIME = "0001-01-01T00:00:00Z"
 # RFC 3339 as Alertmanager writes times (fractional seconds up to nanoseconds, Z or offset).
+# Each field in range (no leap second: Alertmanager never writes one); whether the day
+# exists in its month is checked apart (receiver/payload.py, on_calendar).
 TIMESTAMP_RE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 
 FNV64_OFFSET = 0xCBF29CE484222325
@@ -71,8 +73,10 @@ def fingerprint(labels: dict[str, str]) -> str:
     Mirrors prometheus/common model.LabelSet.Fingerprint so both sides agree on identity
     (Go sorts names by bytes, Python by code points: the same order for UTF-8).
     """
-    buf = b"".join([name.encode() + _SEP + labels[name].encode() + _SEP for name in sorted(labels)])
-    return f"{fnv1a_64(buf):016x}"
+    # One str, encoded once: "\udcff" becomes the 0xff separator under surrogateescape.
+    # Labels hold no lone surrogates (JSON decoders refuse them), so nothing else does.
+    text = "".join([f"{name}\udcff{labels[name]}\udcff" for name in sorted(labels)])
+    return f"{fnv1a_64(text.encode('utf-8', 'surrogateescape')):016x}"
 
 
 class AlertSnapshot(BaseModel):

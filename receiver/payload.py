@@ -43,22 +43,55 @@ _LAST_DAY = {"01": "31", "02": "29", "03": "31", "04": "30", "05": "31", "06": "
              "07": "31", "08": "31", "09": "30", "10": "31", "11": "30", "12": "31"}  # fmt: skip
 
 
-def on_calendar(t: str) -> bool:
-    """Whether `t`, already matching TIMESTAMP_RE, names a real instant: month, day (leap
-    years too), hour, minute, second and zone offset in range, as Go's time.Parse checks
-    (no leap second: Alertmanager never writes one)."""
-    month, day = t[5:7], t[8:10]
-    last = _LAST_DAY.get(month)
-    # Fixed-width ASCII digits compare as strings exactly as their numbers do.
-    if last is None or not "01" <= day <= last:
-        return False
-    if month == "02" and day == "29":
-        year = int(t[:4])
-        if year % 4 or (year % 100 == 0 and year % 400):
+class VerifiedFingerprints:
+    """Fingerprints already checked against their labels (fingerprint → a copy of those
+    labels), and times already found valid, so that a re-sent alert (an HA copy,
+    Alertmanager's repeat, a retry: most of the traffic) skips building and hashing its
+    labels and parsing its times. A memo of pure functions: it answers exactly what
+    `fingerprint(labels) == fp` and `valid_time(t)` answer; bounded, emptied when full."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._labels: dict[str, dict[str, str]] = {}
+        self._times: set[str] = set()
+
+    def valid_time(self, t: str) -> bool:
+        if t in self._times:
+            return True
+        if not valid_time(t):
             return False
-    if t[11:13] > "23" or t[14:16] > "59" or t[17:19] > "59":
-        return False
-    return t[-1] in "Zz" or (t[-5:-3] <= "23" and t[-2:] <= "59")
+        if len(self._times) >= self.size:
+            self._times.clear()
+        self._times.add(t)
+        return True
+
+    def matches(self, fp: str, labels: dict[str, str]) -> bool:
+        if self._labels.get(fp) == labels:
+            return True
+        if fingerprint(labels) != fp:
+            return False
+        if len(self._labels) >= self.size:
+            self._labels.clear()
+        self._labels[fp] = dict(labels)  # a copy: nothing can change what was checked
+        return True
+
+
+# One per process: it only saves time (a cache of a pure function), so sharing it between
+# apps or tests changes no answer.
+_verified = VerifiedFingerprints()
+
+
+def on_calendar(t: str) -> bool:
+    """Whether the day of `t` (already matching TIMESTAMP_RE, which keeps every field in
+    range) exists in its month: the 29th-31st, and February 29th in leap years only."""
+    day = t[8:10]
+    if day < "29":  # every month has them (fixed-width digits compare as numbers)
+        return True
+    month = t[5:7]
+    if month == "02":
+        year = int(t[:4])
+        return day == "29" and not (year % 4 or (year % 100 == 0 and year % 400))
+    return day <= _LAST_DAY[month]
 
 
 def valid_time(t: str) -> bool:
@@ -214,7 +247,8 @@ def _valid(p: Payload) -> bool:
     if p.version != "4":
         return False
     for a in p.alerts:
-        if not valid_time(a.startsAt) or (a.endsAt is not None and not valid_time(a.endsAt)):
+        ok = _verified.valid_time
+        if not ok(a.startsAt) or (a.endsAt is not None and not ok(a.endsAt)):
             return False
         fp = a.fingerprint
         if fp is not None:
@@ -222,7 +256,7 @@ def _valid(p: Payload) -> bool:
                 return False
             if not fp.islower():  # Alertmanager writes lowercase; keep one key per alert
                 fp = a.fingerprint = fp.lower()
-            if fingerprint(a.labels) != fp:  # in C (fnv-c): ~1 µs plus building the bytes
+            if not _verified.matches(fp, a.labels):
                 return False
     return True
 

@@ -57,14 +57,16 @@ class Routing:
     routes: dict[str, list[Target]] = field(default_factory=dict)
     # One list per distinct outcome, shared by the alerts that route alike: a cache full
     # of alerts holds a few lists, not one each (~100 bytes an alert less).
-    outcomes: dict[tuple[Target, ...], list[Target]] = field(default_factory=dict)
+    # Keyed by (destination, route id) pairs: strings hash once, dataclasses every time.
+    outcomes: dict[tuple[tuple[str, str], ...], list[Target]] = field(default_factory=dict)
 
     def targets(self, fp: str, labels: dict[str, str], remember: bool = True) -> list[Target]:
         """The alert's destinations, kept for its fingerprint if `remember`."""
         found = self.routes.get(fp)
         if found is None:
             found = targets_for(self.tree, labels, self.known)
-            found = self.outcomes.setdefault(tuple(found), found)
+            key = tuple([(t.destination, t.route.route_id) for t in found])
+            found = self.outcomes.setdefault(key, found)
             if remember:
                 if len(self.routes) >= ROUTE_CACHE_SIZE:
                     self.routes.clear()

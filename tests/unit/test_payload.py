@@ -306,3 +306,26 @@ def test_a_borrowed_fingerprint_is_refused_after_the_real_one_was_seen() -> None
     assert decode_fast(BODIES["fingerprint of other labels"]) is None
     with pytest.raises(PayloadError):
         decode_payload(BODIES["fingerprint of other labels"])
+
+
+def test_verified_fingerprints_answer_what_the_hash_answers() -> None:
+    import random
+
+    from receiver.models import fingerprint
+    from receiver.payload import VerifiedFingerprints
+
+    rng = random.Random(11)
+    memo = VerifiedFingerprints(size=50)
+    seen = [{"alertname": f"A{rng.randrange(40)}", "instance": f"i{rng.randrange(40)}"}
+            for _ in range(120)]  # fmt: skip
+    for _ in range(2000):
+        labels = dict(rng.choice(seen))
+        fp = fingerprint(labels) if rng.random() < 0.7 else fingerprint(rng.choice(seen))
+        assert memo.matches(fp, labels) == (fingerprint(labels) == fp)
+    assert len(memo._labels) <= 50
+    # What was checked cannot be changed afterwards through the caller's dict.
+    labels = {"alertname": "A", "instance": "x"}
+    fp = fingerprint(labels)
+    assert memo.matches(fp, labels)
+    labels["instance"] = "y"
+    assert not memo.matches(fp, labels)
