@@ -226,28 +226,30 @@ class WebhookPayload(BaseModel):
 _decoder = msgspec.json.Decoder(Payload)
 
 
-def decode_payload(body: bytes) -> Payload:
-    """The body as a `Payload`, or PayloadError saying what is wrong with it."""
-    payload = decode_fast(body)
+def decode_payload(body: bytes, remember: bool = True) -> Payload:
+    """The body as a `Payload`, or PayloadError saying what is wrong with it. `remember`:
+    keep what was checked for re-sends (not for a large body's slices: 50,000 remembered
+    copies made among its objects would keep the heap it used from being given back)."""
+    payload = decode_fast(body, remember)
     return payload if payload is not None else _decode_slowly(body)
 
 
-def decode_fast(body: bytes) -> Payload | None:
+def decode_fast(body: bytes, remember: bool = True) -> Payload | None:
     """msgspec's reading of a well-formed body, or None for any body it refuses."""
     try:
         payload = _decoder.decode(body)
     # ValueError: UnicodeDecodeError; RecursionError: nesting deeper than msgspec goes.
     except (msgspec.MsgspecError, ValueError, RecursionError):
         return None
-    return payload if _valid(payload) else None
+    return payload if _valid(payload, _verified if remember else None) else None
 
 
-def _valid(p: Payload) -> bool:
+def _valid(p: Payload, memo: VerifiedFingerprints | None) -> bool:
     """The rules of WebhookPayload that `Payload` does not declare; lowercases fingerprints."""
     if p.version != "4":
         return False
+    ok = memo.valid_time if memo is not None else valid_time
     for a in p.alerts:
-        ok = _verified.valid_time
         if not ok(a.startsAt) or (a.endsAt is not None and not ok(a.endsAt)):
             return False
         fp = a.fingerprint
@@ -256,7 +258,7 @@ def _valid(p: Payload) -> bool:
                 return False
             if not fp.islower():  # Alertmanager writes lowercase; keep one key per alert
                 fp = a.fingerprint = fp.lower()
-            if not _verified.matches(fp, a.labels):
+            if not (memo.matches(fp, a.labels) if memo else fingerprint(a.labels) == fp):
                 return False
     return True
 

@@ -38,7 +38,13 @@ from receiver.models import (
 )
 from receiver.payload import Alert, Payload
 from receiver.pipeline.dedup import next_record, should_notify
-from receiver.pipeline.large_body import SLICE_ALERTS, HeapTrim, pause
+from receiver.pipeline.large_body import (
+    SLICE_ALERTS,
+    HeapTrim,
+    LargeBody,
+    alert_fingerprint,
+    pause,
+)
 from receiver.pipeline.routing import DIGEST_PREFIX, Routing, Target
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 from receiver.store import keys as K
@@ -278,7 +284,7 @@ class Intake:
                 routed.append({"route": route_id, "storm": storm, "jobs": jobs})
         return {"now": now_ms, "alerts": alerts, "routed": routed}
 
-    async def ingest(self, payload: Payload, webhook: str = "") -> IntakeResult:
+    async def ingest(self, payload: Payload | LargeBody, webhook: str = "") -> IntakeResult:
         """Record and decide every alert of the body; returns only once it is committed.
 
         A large body is consumed: its `alerts` list is emptied, so that each chunk's alerts
@@ -288,6 +294,8 @@ class Intake:
         parts of it from being given back (measured in-process: the routes of 50,000 alerts
         kept ~20 MiB of heap for ~5 MiB of entries).
         """
+        if isinstance(payload, LargeBody):
+            return await self._ingest_large(payload, webhook)
         result = IntakeResult(accepted=len(payload.alerts))
         routing = self.routing  # one routing for the whole body, even across a reload
         if len(payload.alerts) <= self.chunk_alerts:
@@ -304,6 +312,31 @@ class Intake:
                 chunk = [left.popleft() for _ in range(min(self.chunk_alerts, len(left)))]
                 await self._apply(chunk, webhook, routing, result, remember=False)
                 await pause()  # between two chunks' planning, others get a turn
+        finally:
+            self.heap.soon()
+        return result
+
+    async def _ingest_large(self, body: LargeBody, webhook: str) -> IntakeResult:
+        """A large body, decoded again a slice at a time and applied in chunks as it goes,
+        so that only a chunk's objects are alive at once. An alert listed twice counts where
+        it occurs last (as unique_alerts), so every chunk is final for its alerts."""
+        result = IntakeResult(accepted=body.count)
+        routing = self.routing  # one routing for the whole body, even across a reload
+        chunk: list[Incoming] = []
+        try:
+            async for start, part in body.parts():
+                for i, a in enumerate(part.alerts, start):
+                    fp = alert_fingerprint(a)
+                    severity = Severity.of(a.labels)
+                    result.received[(a.status, severity)] += 1
+                    if body.last[fp] == i:
+                        chunk.append(Incoming(fp, a.status, a.startsAt, a.endsAt or ZERO_TIME,
+                                              severity, a, part))  # fmt: skip
+                if len(chunk) >= self.chunk_alerts:
+                    await self._apply(chunk, webhook, routing, result, remember=False)
+                    chunk = []
+            if chunk:
+                await self._apply(chunk, webhook, routing, result, remember=False)
         finally:
             self.heap.soon()
         return result

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from receiver.models import Notification, fingerprint
 from receiver.payload import decode_payload
 from receiver.pipeline.intake import Intake
-from receiver.pipeline.large_body import LARGE_BODY_BYTES, decode_body
+from receiver.pipeline.large_body import LARGE_BODY_BYTES, LargeBody, decode_body
 from receiver.reload import routing_of
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
@@ -186,8 +186,29 @@ async def test_decoding_in_slices_reads_what_one_decode_reads(n: int) -> None:
     body["alerts"][-1]["fingerprint"] = fingerprint(body["alerts"][-1]["labels"])
     body["extra"] = {"unknown": [1, 2, 3]}  # other fields of the body go with every slice
     raw = orjson_bytes(body) + b" " * LARGE_BODY_BYTES  # large whatever n is
-    assert await decode_body(raw, slice_alerts=1_000) == decode_payload(raw)
+    decoded = await decode_body(raw, slice_alerts=1_000)
+    assert isinstance(decoded, LargeBody)
+    assert await decoded.whole() == decode_payload(raw)
 
 
 def orjson_bytes(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
+
+
+async def test_an_alert_listed_twice_in_a_large_body_counts_where_it_occurs_last(
+    app_client: AppFactory, redis: aioredis.Redis
+) -> None:
+    """A large body is decoded again slice by slice as it is applied; an alert listed at the
+    start and again at the end is recorded once, as listed last (as for a small body)."""
+    client = await app_client(**CFG)
+    body = many(2_000, "twice")
+    again = body["alerts"][0] | {"annotations": {"summary": "the later copy"}}
+    body["alerts"].append(again)
+    assert len(orjson_bytes(body)) >= LARGE_BODY_BYTES  # the sliced path
+    resp = await client.post("/webhook", json=body, headers=auth())
+    got = await resp.json()
+    assert (got["accepted"], got["new"], got["notifications"]) == (2_001, 2_000, 4_000), got
+    rec = await (await client.get(f"/api/v1/alerts/{again['fingerprint']}")).json()
+    assert rec["annotations"] == {"summary": "the later copy"}
+    body["alerts"].pop()
+    assert await jobs_per_alert(redis) == every_alert_once(body)
