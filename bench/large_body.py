@@ -19,16 +19,14 @@ import argparse
 import asyncio
 import json
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from run import Proc, find_receiver, free_port, receiver_config, running, wait_http_ok
+from run import bench_receiver, find_receiver, receiver_config
 
 from receiver.models import fingerprint
 
@@ -198,27 +196,14 @@ def run(alerts: int = 50_000, rate: float = 200.0, notify: str = "none", timeout
     binary = receiver or find_receiver()
     if binary is None:
         raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
-    workdir = Path(tempfile.mkdtemp(prefix="alert-receiver-large-"))
-    try:
-        port = free_port()
-        listen = f"127.0.0.1:{port}"
-        cfg, data = workdir / "large.yml", workdir / "data"
-        data.mkdir()
+
+    def config(workdir: Path, listen: str, data: Path) -> Path:
+        cfg = workdir / "large.yml"
         cfg.write_text(receiver_config(listen, data, notify == "none", "info"))
-        cmd = [binary, "serve", "--config", str(cfg), "--listen", listen,
-               "--data-dir", str(data)]  # fmt: skip
-        print(f"bench: large body: {' '.join(cmd)}", flush=True)
-        log = workdir / "receiver.log"
-        with running(Proc("alert-receiver", cmd, log, stdout_devnull=True)) as rx:
-            wait_http_ok(f"http://{listen}/health/ready", rx)
-            lines = asyncio.run(
-                measure(f"http://{listen}", rx.p.pid, alerts, rate, timeout, verbose)
-            )
-            if not rx.alive():
-                raise RuntimeError(f"receiver died during the run:\n{rx.log_tail()}")
-        return lines
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        return cfg
+
+    with bench_receiver("large-body", binary, config, quiet=True) as (base, rx, _data):
+        return asyncio.run(measure(base, rx.p.pid, alerts, rate, timeout, verbose))
 
 
 def main() -> int:

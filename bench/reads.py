@@ -30,7 +30,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,15 +38,12 @@ import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 from run import (
-    Proc,
+    bench_receiver,
     children,
     cpu_seconds,
     find_receiver,
-    free_port,
     parse_wrk,
     receiver_config,
-    running,
-    wait_http_ok,
 )
 
 from receiver.models import fingerprint
@@ -269,24 +265,12 @@ def run(alerts: int = 100_000, rate: float = 200.0, duration: float = 10.0,
         raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
     if not shutil.which("wrk"):
         raise RuntimeError("wrk not found (Debian: apt-get install wrk)")
-    workdir = Path(tempfile.mkdtemp(prefix="alert-receiver-reads-"))
-    try:
-        listen = f"127.0.0.1:{free_port()}"
-        data = workdir / "data"
-        data.mkdir()
-        cfg = write_config(binary, workdir, listen, data)
-        cmd = [binary, "serve", "--config", str(cfg), "--listen", listen,
-               "--data-dir", str(data)]  # fmt: skip
-        print(f"bench: reads: {' '.join(cmd)}", flush=True)
-        with running(Proc("alert-receiver", cmd, workdir / "receiver.log")) as rx:
-            wait_http_ok(f"http://{listen}/health/ready", rx)
-            base = f"http://{listen}"
-            lines = asyncio.run(measure(base, rx.p.pid, data, alerts, rate, duration))
-            if not rx.alive():
-                raise RuntimeError(f"receiver died during the run:\n{rx.log_tail()}")
-        return lines
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    def config(workdir: Path, listen: str, data: Path) -> Path:
+        return write_config(binary, workdir, listen, data)
+
+    with bench_receiver("reads", binary, config) as (base, rx, data):
+        return asyncio.run(measure(base, rx.p.pid, data, alerts, rate, duration))
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -382,6 +382,32 @@ def running(proc: Proc) -> Iterator[Proc]:
         yield proc
     finally:
         proc.stop()
+
+
+@contextlib.contextmanager
+def bench_receiver(
+    label: str, binary: str, config: Callable[[Path, str, Path], Path], quiet: bool = False
+) -> Iterator[tuple[str, Proc, Path]]:
+    """One receiver on a free port in a temporary directory, `config(workdir, listen,
+    data_dir)` writing its config file: yields (base URL, process, data dir) once it is
+    ready; afterwards checks it did not die, stops it and removes the directory."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"alert-receiver-{label}-"))
+    try:
+        listen = f"127.0.0.1:{free_port()}"
+        data = workdir / "data"
+        data.mkdir()
+        cfg = config(workdir, listen, data)
+        cmd = [binary, "serve", "--config", str(cfg), "--listen", listen,
+               "--data-dir", str(data)]  # fmt: skip
+        print(f"bench: {label}: {' '.join(cmd)}", flush=True)
+        log = workdir / "receiver.log"
+        with running(Proc("alert-receiver", cmd, log, stdout_devnull=quiet)) as rx:
+            wait_http_ok(f"http://{listen}/health/ready", rx)
+            yield f"http://{listen}", rx, data
+            if not rx.alive():
+                raise RuntimeError(f"receiver died during the run:\n{rx.log_tail()}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------
