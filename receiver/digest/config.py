@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from receiver.config_loader import StrictModel
 from receiver.digest.schedule import Schedule, parse_hhmm
 from receiver.durations import Duration
+from receiver.notifiers.email import email_addresses
 
 # A config location and a problem found there (as receiver.settings.Issue).
 Issue = tuple[tuple[str | int, ...], str]
@@ -36,10 +36,7 @@ class DigestConfig(StrictModel):
     @field_validator("to")
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if "@" not in parseaddr(item)[1]:
-                raise ValueError(f"not an email address: {item!r}")
-        return v
+        return email_addresses(v)
 
     @field_validator("at")
     @classmethod

@@ -41,6 +41,14 @@ MAX_SUBJECT = 250
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
 
 
+def email_addresses(v: list[str]) -> list[str]:
+    """`v` unchanged when each is an address ("a@b" or "Name <a@b>"), else ValueError."""
+    for item in v:
+        if "@" not in parseaddr(item)[1]:
+            raise ValueError(f"not an email address: {item!r}")
+    return v
+
+
 class EmailConfig(ChannelBase):
     type: Literal["email"] = "email"
     # 30 per minute: friendly to ordinary SMTP relays and inboxes.
@@ -64,17 +72,12 @@ class EmailConfig(ChannelBase):
     @field_validator("from_")
     @classmethod
     def _from_address(cls, v: str) -> str:
-        if "@" not in parseaddr(v)[1]:
-            raise ValueError(f"not an email address: {v!r}")
-        return v
+        return email_addresses([v])[0]
 
     @field_validator("to")
     @classmethod
     def _to_addresses(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if "@" not in parseaddr(item)[1]:
-                raise ValueError(f"not an email address: {item!r}")
-        return v
+        return email_addresses(v)
 
     @model_validator(mode="after")
     def _credentials(self) -> EmailConfig:

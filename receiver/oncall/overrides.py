@@ -105,25 +105,23 @@ def build_override(body: Any, req: Request) -> Override:
 
 def _times(body: Mapping[str, Any], tz: ZoneInfo, now: datetime,
            bad: Any) -> tuple[datetime | None, datetime | None]:  # fmt: skip
-    start = end = None
-    raw_from = body.get("from", "now")
-    try:
-        start = parse_time(raw_from, tz, now) if isinstance(raw_from, str) else None
-        if start is None:
-            bad("from", "a time as a string (ISO 8601 or now)")
-    except ValueError as e:
-        bad("from", str(e))
+    def time_field(key: str, raw: Any, hint: str) -> datetime | None:
+        try:
+            t = parse_time(raw, tz, now) if isinstance(raw, str) else None
+        except ValueError as e:
+            bad(key, str(e))
+            return None
+        if t is None:
+            bad(key, f"a time as a string ({hint})")
+        return t
+
+    end = None
+    start = time_field("from", body.get("from", "now"), "ISO 8601 or now")
     has_until, has_for = "until" in body, "for" in body
     if has_until == has_for:
         bad("until", "give exactly one of `until` (a time) and `for` (a duration, e.g. 8h)")
     elif has_until:
-        raw = body["until"]
-        try:
-            end = parse_time(raw, tz, now) if isinstance(raw, str) else None
-            if end is None:
-                bad("until", "a time as a string (ISO 8601)")
-        except ValueError as e:
-            bad("until", str(e))
+        end = time_field("until", body["until"], "ISO 8601")
     elif start is not None:
         try:
             length = parse_duration(body["for"])
