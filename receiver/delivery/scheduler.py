@@ -5,15 +5,12 @@ Each step is one Lua script, so a due item moves once whichever replica runs it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from receiver.delivery.periodic import Periodic
 from receiver.metrics import Metrics
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
@@ -23,7 +20,9 @@ _BATCH = 500
 SUMMARY_LISTS = 20  # alerts named in a storm summary; the total is always given
 
 
-class Scheduler:
+class Scheduler(Periodic):
+    name, log = "scheduler", log
+
     def __init__(
         self,
         redis: Any,
@@ -37,9 +36,6 @@ class Scheduler:
         self.redis, self.scripts, self.keys, self.metrics = redis, scripts, keys, metrics
         self.clock, self.interval_s = clock, interval_s
         self.target = target  # where Redis is, named in its warnings
-        # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
-        self.status: str = "starting"
-        self.error: str | None = None
 
     async def tick(self) -> int:
         """Move everything due now; returns how many jobs reached the outbox."""
@@ -71,18 +67,6 @@ class Scheduler:
         self.metrics.queue_depth.labels("delayed").set(delayed)
         self.metrics.queue_depth.labels("dead_letter").set(dead)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-                await self.gauges()
-                self.status, self.error = "ok", None
-            except (RedisError, OSError) as e:
-                self.status, self.error = "down", type(e).__name__
-                log.warning("scheduler: redis unavailable",
-                            extra={"error": repr(e), "redis": self.target})  # fmt: skip
-            except Exception as e:
-                self.status, self.error = "error", type(e).__name__
-                log.exception("scheduler: unexpected error, continuing")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+    async def step(self) -> None:
+        await self.tick()
+        await self.gauges()

@@ -3,14 +3,11 @@ window's flush happen once, whoever comes first."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
 
-from redis.exceptions import RedisError
-
+from receiver.delivery.periodic import Periodic
 from receiver.digest.config import DigestConfig
 from receiver.digest.sender import digest_job
 from receiver.digest.store import DigestStore
@@ -22,8 +19,10 @@ GAUGES_EVERY_S = 5.0
 HOUR_MS = 3_600_000
 
 
-class DigestFlusher:
+class DigestFlusher(Periodic):
     """`digests()` is read on every tick, so a reload's digests apply at once."""
+
+    name, log, interval_s = "digest flusher", log, TICK_S
 
     def __init__(
         self,
@@ -37,8 +36,7 @@ class DigestFlusher:
         self.batch_ttl_ms = int(max_age_s * 1000) + HOUR_MS  # the job may retry that long
         self.claimed: dict[str, int] = {}  # digest → last window end we saw claimed
         self.started_ms = int(clock() * 1000)
-        self.status: str = "starting"  # on /health
-        self.error: str | None = None
+        self._gauges_at = 0.0
 
     async def claim(
         self, name: str, cfg: DigestConfig, window_ms: int, ttl_ms: int, send_empty: bool
@@ -78,20 +76,8 @@ class DigestFlusher:
             buffered, _more = await self.store.pending(name)
             self.metrics.digest_buffered.labels(name).set(buffered)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        last_gauges = 0.0
-        while not stop.is_set():
-            try:
-                await self.tick()
-                if time.monotonic() - last_gauges > GAUGES_EVERY_S:
-                    last_gauges = time.monotonic()
-                    await self.gauges()
-                self.status, self.error = "ok", None
-            except (RedisError, OSError) as e:
-                self.status, self.error = "down", type(e).__name__
-                log.warning("digest flusher: redis unavailable", extra={"error": repr(e)})
-            except Exception as e:  # a bug must not stop every digest for good
-                self.status, self.error = "error", type(e).__name__
-                log.exception("digest flusher: unexpected error, continuing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), TICK_S)
+    async def step(self) -> None:
+        await self.tick()
+        if time.monotonic() - self._gauges_at > GAUGES_EVERY_S:
+            self._gauges_at = time.monotonic()
+            await self.gauges()
