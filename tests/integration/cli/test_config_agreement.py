@@ -65,6 +65,9 @@ TABLE = [
     ("api token name", GOOD + "api_tokens:\n  - {name: a, token: 0123456789abcdef, scopes: [read]}"
      "\n  - {name: a, token: fedcba9876543210, scopes: [admin]}\n",
      '10: api_tokens.1.name: duplicate token name "a"'),
+    ("api scope not built", GOOD + "api_tokens:\n"
+     "  - {name: a, token: 0123456789abcdef, scopes: [read, ack]}\n",
+     "9: api_tokens.0.scopes.1: scope ack is not available in this version"),
     ("api token short", GOOD + "api_tokens:\n  - {name: a, token: abc, scopes: [read]}\n",
      "9: api_tokens.0: token of 'a' has 3 characters; use at least 16"),
     ("api token is webhook's", GOOD.replace("auth: none", "auth:\n  bearer_tokens: "
