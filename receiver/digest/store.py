@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from receiver.digest.view import Seen
-from receiver.store.alerts import decode_record
+from receiver.store.alerts import AlertReader
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 
@@ -30,6 +30,7 @@ def parse_buffer(raw: dict[str, str]) -> tuple[dict[str, Seen], int]:
 class DigestStore:
     def __init__(self, redis: Any, keys: Keys, scripts: Scripts) -> None:
         self.redis, self.keys, self.scripts = redis, keys, scripts
+        self.reader = AlertReader(redis, keys)  # the alerts' state, as the API reads it
 
     async def claim(
         self, name: str, window_ms: int, job: str, *, claim_ttl_ms: int, batch_ttl_ms: int,
@@ -71,12 +72,4 @@ class DigestStore:
 
     async def states(self, fps: list[str]) -> dict[str, dict[str, Any] | None]:
         """Each alert's current state record (None when it is gone)."""
-        out: dict[str, dict[str, Any] | None] = {}
-        for i in range(0, len(fps), 500):
-            chunk = fps[i : i + 500]
-            pipe = self.redis.pipeline(transaction=False)
-            for fp in chunk:
-                pipe.hgetall(self.keys.alert(fp))
-            for fp, raw in zip(chunk, await pipe.execute(), strict=True):
-                out[fp] = decode_record(raw) if raw and "status" in raw else None
-        return out
+        return await self.reader.states(fps)

@@ -130,6 +130,16 @@ class AlertReader:
         rec["notified"] = {k: orjson.loads(v) for k, v in notified.items() if k != "_v"}
         return rec
 
+    async def states(self, fps: Fingerprints) -> dict[str, dict[str, Any] | None]:
+        """Each alert's state record as the API shows it (None when it is gone), read in
+        pipelines of _CHUNK."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for i in range(0, len(fps), _CHUNK):
+            chunk = fps[i : i + _CHUNK]
+            for fp, raw in zip(chunk, await self._records(chunk), strict=True):
+                out[fp] = decode_record(raw) if raw and "status" in raw else None
+        return out
+
     async def indexed(self) -> bool:
         """Whether the secondary indexes are complete (see receiver/store/reindex.py)."""
         if not self._indexed:
