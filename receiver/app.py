@@ -17,13 +17,31 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from receiver import __version__
-from receiver.api import alerts, digests, dlq, guard, health, oncall, reload_api, webhook
+from receiver.ack.service import Acks
+from receiver.api import (
+    ack_links,
+    acks,
+    alerts,
+    digests,
+    dlq,
+    guard,
+    health,
+    heartbeats,
+    oncall,
+    reload_api,
+    slack_actions,
+    slo,
+    webhook,
+)
 from receiver.api.state import SERVICES, STATE, AppState, Services
+from receiver.delivery.backpressure import Backpressure
 from receiver.delivery.policy import RetryPolicy
 from receiver.delivery.scheduler import Scheduler
 from receiver.delivery.worker import Worker
 from receiver.digest.flusher import DigestFlusher
 from receiver.digest.store import DigestStore
+from receiver.escalation.runner import EscalationRunner
+from receiver.heartbeat.checker import HeartbeatChecker
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.intake import Intake
@@ -31,11 +49,14 @@ from receiver.reload import (
     RELOADER,
     Reloader,
     access_of,
+    ack_destinations,
     build_notifiers,
     credentials_of,
     routing_of,
 )
 from receiver.settings import Settings
+from receiver.slo.runner import SloRunner
+from receiver.slo.store import SloStore
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import connect, describe_target
 from receiver.store.dlq import DeadLetters
@@ -44,6 +65,7 @@ from receiver.store.keys import Keys
 from receiver.store.reindex import Reindexer
 from receiver.store.scripts import Scripts
 from receiver.store.supervisor import RedisSupervisor
+from receiver.web import routes as web_console
 
 log = logging.getLogger("receiver.app")
 
@@ -99,16 +121,22 @@ def create_app(
         state.redis_target = describe_target(settings.redis, url)
         keys = Keys(settings.redis.key_prefix)
         scripts = Scripts.register(redis)
+        intake = Intake(redis, scripts, keys, routing_of(settings), clock)
         app[SERVICES] = Services(
             redis=redis,
             mode=settings.redis.mode,
-            intake=Intake(redis, scripts, keys, routing_of(settings), clock),
-            reader=AlertReader(redis, keys),
+            intake=intake,
+            reader=AlertReader(redis, keys, clock=clock),
             dlq=DeadLetters(redis, keys, scripts, clock),
             overrides=(overrides := OverrideStore(redis, keys, clock)),
             digests=DigestStore(redis, keys, scripts),
             oncall=OnCallLookup(overrides, lambda: state.settings.oncall),
-        )
+            acks=Acks(redis, keys, lambda: ack_destinations(state.settings),
+                      lambda: state.settings.state.history_max, clock, state.metrics),
+            slo=SloStore(redis, keys, clock),
+            heartbeats=HeartbeatChecker(redis, keys, intake, lambda: state.settings.heartbeats,
+                                        state.metrics, clock, target=state.redis_target),
+        )  # fmt: skip
         # Index alerts stored before the secondary indexes existed (until done, lists scan).
         reindex = asyncio.create_task(Reindexer(redis, keys).run_until_done())
         try:
@@ -129,19 +157,38 @@ def create_app(
         if run_workers:
             intake = services.intake
             w = settings.workers
-            notifiers = build_notifiers(settings, session, services, state.metrics)
+            notifiers = build_notifiers(settings, session, services, state.metrics, clock)
+            pressure = Backpressure(services.redis, intake.keys,
+                                    lambda: state.settings.receivers.keys(), state.metrics,
+                                    clock=clock, target=state.redis_target)  # fmt: skip
             worker = Worker(
                 services.redis, intake.keys, notifiers, state.metrics,
                 RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
                 f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
                 clock, int(settings.state.resolved_retention), target=state.redis_target,
+                backpressure=pressure,
             )  # fmt: skip
             sched = Scheduler(services.redis, intake.scripts, intake.keys, state.metrics,
                               clock, target=state.redis_target)  # fmt: skip
             flusher = DigestFlusher(services.digests, lambda: state.settings.digests,
                                     state.metrics, clock, w.max_age)  # fmt: skip
-            tasks = [asyncio.create_task(t.run(stop)) for t in (worker, sched, flusher)]
-            app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher)
+            ladders = EscalationRunner(
+                services.redis, intake.keys, lambda: state.settings.escalation_policies,
+                lambda: intake.routing.rates, services.oncall, state.metrics,
+                f"{socket.gethostname()}-{os.getpid()}", clock, target=state.redis_target,
+            )  # fmt: skip
+            slos = SloRunner(services.slo, lambda: state.settings.slo, state.metrics,
+                             f"{socket.gethostname()}-{os.getpid()}", clock,
+                             target=state.redis_target)  # fmt: skip
+            beats = services.heartbeats
+            tasks = [asyncio.create_task(t.run(stop))
+                     for t in (worker, sched, flusher, ladders, pressure, slos, beats)]  # fmt: skip
+            app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher,
+                                          escalation=ladders, slo=slos,
+                                          heartbeats=beats)  # fmt: skip
+            # Not a component: its Redis trouble is the workers'; a paused vendor is no
+            # reason to fail this replica's health. Shown under `destinations` instead.
+            app[health.DESTINATIONS] = pressure.snapshot
         reloader = None
         if config_path is not None:
             reloader = Reloader(config_path, overrides or {}, log_level_flag, state, services,
@@ -194,12 +241,20 @@ def create_app(
     app.router.add_post("/webhook/{name}", webhook.webhook)
     app.router.add_get("/api/v1/alerts", alerts.list_alerts)
     app.router.add_get("/api/v1/alerts/{fingerprint}", alerts.get_alert)
+    app.router.add_post("/api/v1/alerts/{fingerprint}/ack", acks.ack)
+    app.router.add_post("/api/v1/alerts/{fingerprint}/unack", acks.unack)
+    app.router.add_post("/api/v1/groups/ack", acks.ack_group)
+    slack_actions.add_routes(app, clock)  # POST /slack/actions (ack.slack)
+    ack_links.add_routes(app, clock)  # GET/POST /ack/{token} (ack.links)
+    web_console.add_routes(app, settings, clock)  # GET / and /console/… (console)
     app.router.add_get("/api/v1/dlq", dlq.list_dead)
     app.router.add_get("/api/v1/dlq/{id}", dlq.show_dead)
     app.router.add_post("/api/v1/dlq/replay", dlq.replay_dead)
     app.router.add_post("/api/v1/dlq/{id}/replay", dlq.replay_dead)
     app.router.add_delete("/api/v1/dlq", dlq.purge_dead)
     app.router.add_get("/api/v1/digests", digests.list_digests)
+    app.router.add_get("/api/v1/slo", slo.report)
+    app.router.add_get("/api/v1/heartbeats", heartbeats.list_heartbeats)
     app.router.add_get("/api/v1/oncall", oncall.who)
     app.router.add_get("/api/v1/oncall/{rotation}.ics", oncall.calendar)
     app.router.add_post("/api/v1/oncall/{rotation}/overrides", oncall.add_override)

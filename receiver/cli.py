@@ -95,7 +95,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def summary(settings: Settings) -> str:
+    from receiver.durations import format_duration
     from receiver.pipeline.route import format_tree
+    from receiver.slo.config import window_text
 
     r = settings.redis
     where = {"embedded": f"embedded redis-server in {settings.data_dir}", "url": r.url or "",
@@ -112,6 +114,18 @@ def summary(settings: Settings) -> str:
     default = " (built-in severity defaults)" if settings.route is None else ""
     lines.append(f"routes{default}:")
     lines += ["  " + line for line in format_tree(settings.routing_tree()).splitlines()]
+    if settings.escalation_policies:
+        lines.append("escalation policies:")
+    for name, p in sorted(settings.escalation_policies.items()):
+        steps = " / ".join(format_duration(s.after) for s in p.steps)
+        rounds = f", {p.repeat + 1} rounds every {format_duration(p.repeat_every or 0)}"
+        lines.append(f"  - {name}: steps at {steps}{rounds if p.repeat else ''}")
+    for name, svc in sorted(settings.slo.services.items()):
+        lines.append(f"slo {name}: {svc.objective:g}% over {window_text(svc.window)}, "
+                     f"notify {', '.join(svc.notify) or 'none'}")  # fmt: skip
+    for name, hb in sorted(settings.heartbeats.items()):
+        lines.append(f"heartbeat {name}: timeout {format_duration(hb.timeout)}, "
+                     f"notify {', '.join(hb.notify)}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -125,6 +139,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_test(args: argparse.Namespace) -> int:
+    from receiver.durations import format_duration
     from receiver.pipeline.route import format_matches
     from receiver.pipeline.routing import targets_for
 
@@ -140,6 +155,11 @@ def cmd_routes_test(args: argparse.Namespace) -> int:
     print(format_matches(labels, tree.match(labels)))
     dests = [t.destination for t in targets_for(tree, labels, set(settings.receivers))]
     print("destinations: " + (", ".join(dests) or "(none)"))
+    policy = next((m.escalation for m in tree.match(labels) if m.escalation), None)
+    if policy is not None and policy in settings.escalation_policies:
+        steps = settings.escalation_policies[policy].steps
+        print(f"escalation: {policy} (steps at "
+              f"{' / '.join(format_duration(s.after) for s in steps)})")  # fmt: skip
     return 0
 
 
@@ -199,10 +219,22 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return cli_digest.run(args, _load(args.config))
 
 
+def cmd_ack(args: argparse.Namespace) -> int:
+    from receiver import cli_ack
+
+    return cli_ack.run(args, _load(args.config))
+
+
 def cmd_oncall(args: argparse.Namespace) -> int:
     from receiver import cli_oncall
 
     return cli_oncall.run(args, _load(args.config))
+
+
+def cmd_slo(args: argparse.Namespace) -> int:
+    from receiver import cli_slo
+
+    return cli_slo.run(args, _load(args.config))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -244,6 +276,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--count", type=int, default=1, help="alerts in the body")
     t.set_defaults(func=cmd_send_test)
 
+    from receiver import cli_ack
+
+    cli_ack.add_parsers(sub, cmd_ack)
     from receiver import cli_dlq
 
     cli_dlq.add_parser(sub, cmd_dlq)
@@ -253,6 +288,9 @@ def parser() -> argparse.ArgumentParser:
     from receiver import cli_digest
 
     cli_digest.add_parser(sub, cmd_digest)
+    from receiver import cli_slo
+
+    cli_slo.add_parser(sub, cmd_slo)
     return p
 
 

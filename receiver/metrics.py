@@ -123,6 +123,35 @@ class Metrics:
             ["destination"],
             registry=r,
         )
+        self.parked = Counter(
+            p + "parked_total",
+            "Jobs held back because their destination was paused (429) or its circuit open.",
+            ["destination"],
+            registry=r,
+        )
+        self.destination_paused = Gauge(
+            p + "destination_paused",
+            "1 while the destination is paused (429 Retry-After or an open circuit).",
+            ["destination"],
+            registry=r,
+        )
+        self.destination_resume = Gauge(
+            p + "destination_resume_seconds",
+            "Seconds until a paused destination gets its next (probe) send; 0 when not paused.",
+            ["destination"],
+            registry=r,
+        )
+        self.destination_parked = Gauge(
+            p + "destination_parked_jobs",
+            "Jobs waiting for their destination to reopen.",
+            ["destination"],
+            registry=r,
+        )
+        self.record_retries = Counter(
+            p + "outcome_record_retries_total",
+            "Outcome records (or job reads) retried because Redis did not answer.",
+            registry=r,
+        )
         self.recipients_refused = Counter(
             p + "recipients_refused_total",
             "Recipients a mail server refused in a delivery that reached the others.",
@@ -162,6 +191,90 @@ class Metrics:
             "one, to make room at the limit), refused (503 at the limit, none idle), "
             "read_timeout (headers or webhook body not received in time).",
             ["reason"],
+            registry=r,
+        )
+        self.acks = Counter(
+            p + "acks_total",
+            "Ack and unack requests, by how they came (api, cli, slack, email, console) and "
+            "what they did (acked, unacked, already_acked, not_acked, not_found, not_firing, "
+            "other_episode).",
+            ["via", "outcome"],
+            registry=r,
+        )
+        self.time_to_ack = Histogram(
+            p + "time_to_acknowledge_seconds",
+            "From when the receiver saw an alert start firing to its acknowledgement.",
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400),
+            registry=r,
+        )
+        self.escalation_steps = Counter(
+            p + "escalation_steps_total",
+            "Escalation steps fired, by policy and level.",
+            ["policy", "level"],
+            registry=r,
+        )
+        self.escalation_lateness = Histogram(
+            p + "escalation_step_lateness_seconds",
+            "How long after its due time an escalation step fired.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60),
+            registry=r,
+        )
+        # Service SLOs (receiver/slo): figures over each service's window, computed from the
+        # intervals in the shared Redis (the same on every replica: aggregate with max).
+        # Gauges although two end in _total: they are the window's totals, not counters.
+        self.sla_uptime = Gauge(
+            p + "sla_uptime_seconds_total",
+            "Seconds of the service's SLO window without a matching alert firing.",
+            ["service"],
+            registry=r,
+        )
+        self.sla_downtime = Gauge(
+            p + "sla_downtime_seconds_total",
+            "Seconds of the service's SLO window with a matching alert firing (overlaps once).",
+            ["service"],
+            registry=r,
+        )
+        self.error_budget = Gauge(
+            p + "error_budget_seconds",
+            "The service's error budget over its window: window x (1 - objective).",
+            ["service", "slo"],
+            registry=r,
+        )
+        self.error_budget_used = Gauge(
+            p + "error_budget_used_seconds",
+            "Error budget consumed over the window (the downtime).",
+            ["service", "slo"],
+            registry=r,
+        )
+        self.slo_status = Gauge(
+            p + "slo_status",
+            "1 healthy, 0 at risk (budget mostly spent or burning fast), -1 breached.",
+            ["service", "slo"],
+            registry=r,
+        )
+        self.slo_burn_rate = Gauge(
+            p + "slo_burn_rate",
+            "Downtime ratio over the last `window` (1h, 6h) divided by the ratio allowed.",
+            ["service", "slo", "window"],
+            registry=r,
+        )
+        self.slo_notifications = Counter(
+            p + "slo_budget_notifications_total",
+            "Error-budget threshold crossings notified, by service and threshold.",
+            ["service", "threshold"],
+            registry=r,
+        )
+        # Heartbeats (receiver/heartbeat).
+        self.heartbeat_last_seen = Gauge(
+            p + "heartbeat_last_seen_timestamp_seconds",
+            "When an alert matching the heartbeat last arrived (0: never).",
+            ["heartbeat"],
+            registry=r,
+        )
+        self.heartbeat_missing = Gauge(
+            p + "heartbeat_missing",
+            "1 while the heartbeat is silent past its timeout (its page is raised).",
+            ["heartbeat"],
             registry=r,
         )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 if TYPE_CHECKING:
     from receiver.payload import Alert, Payload
@@ -127,10 +127,34 @@ class Reason(enum.StrEnum):
     DUPLICATE = "duplicate"
     SUPPRESSED_ACKED = "suppressed_acked"
     NOT_FIRING = "not_firing"
+    # Not intake decisions: jobs made by an acknowledgement and by an escalation step.
+    ACKNOWLEDGED = "acknowledged"
+    UNACKNOWLEDGED = "unacknowledged"
+    ESCALATED = "escalated"
 
     @property
     def notifies(self) -> bool:
         return self in (Reason.NEW, Reason.RESOLVED, Reason.REPEAT)
+
+
+class AckInfo(BaseModel):
+    """Who acknowledged an alert's current episode, when, how and until when."""
+
+    by: str
+    at_ms: int
+    via: str  # api | cli | slack | email | console
+    comment: str = ""
+    until_ms: int = 0  # 0: until the alert resolves
+
+
+class EscalationInfo(BaseModel):
+    """Which escalation level a notification is, and who did not answer before it."""
+
+    policy: str
+    level: int  # 1-based
+    levels: int
+    unanswered: list[str] = Field(default_factory=list)  # notified earlier, no ack
+    since_ms: int = 0  # when the ladder started (the first step)
 
 
 class Notification(BaseModel):
@@ -154,6 +178,18 @@ class Notification(BaseModel):
     # worker can tell that a newer decision for the same alert and destination superseded it.
     decided_at_ms: int = 0
     attempt: int = 0
+    # Set on ACKNOWLEDGED / UNACKNOWLEDGED jobs, and on an escalation step's when acked.
+    ack: AckInfo | None = None
+    # Set on ESCALATED jobs.
+    escalation: EscalationInfo | None = None
+    # Overrides the receiver's recipients for this one job (an on-call member's address).
+    recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _lua_empty_list(cls, v: Any) -> Any:
+        # Lua's cjson writes an empty array it decoded and encoded again (storm.lua) as {}.
+        return [] if v == {} else v
 
     def to_json(self) -> str:
         return self.model_dump_json()

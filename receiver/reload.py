@@ -24,6 +24,9 @@ import aiohttp
 from aiohttp import web
 
 from receiver import logs
+from receiver.ack.links import LinkMaker
+from receiver.ack.silence import DESTINATION as SILENCE_DESTINATION
+from receiver.ack.silence import SilenceNotifier
 from receiver.api.auth import Credentials
 from receiver.api.state import AppState, Services
 from receiver.api.tokens import Access
@@ -76,7 +79,15 @@ def routing_of(settings: Settings) -> Routing:
     storm, st = settings.storm, settings.state
     return Routing(
         tree=settings.routing_tree(),
-        known=frozenset([*settings.receivers, *(destination(d) for d in settings.digests)]),
+        # The silence is never routed to (check-config keeps the name off receivers): it is
+        # known so that the resolve of an acknowledged alert reaches it.
+        known=frozenset(
+            [
+                *settings.receivers,
+                *(destination(d) for d in settings.digests),
+                *([SILENCE_DESTINATION] if settings.ack.alertmanager_silence else []),
+            ]
+        ),
         rates={name: cfg.limit() for name, cfg in settings.receivers.items()},
         storm=(storm.threshold, int(storm.window * 1000)),
         retention_ms=int(st.resolved_retention * 1000),
@@ -85,24 +96,50 @@ def routing_of(settings: Settings) -> Routing:
             name: (cfg.max_alerts, int(cfg.buffer_ttl() * 1000))
             for name, cfg in settings.digests.items()
         },
+        escalations={
+            name: int(p.steps[0].after * 1000) for name, p in settings.escalation_policies.items()
+        },
+        slo={name: svc.parsed() for name, svc in settings.slo.services.items()},
+        heartbeats={name: hb.parsed() for name, hb in settings.heartbeats.items()},
     )
 
 
+def ack_destinations(settings: Settings) -> dict[str, bool]:
+    """The destinations that act on an ack → whether they hear of every ack (the silence)
+    or only of acks of alerts they were told about (PagerDuty, Slack with a bot token)."""
+    out = {name: False for name, cfg in settings.receivers.items()
+           if cfg.type == "pagerduty" or (cfg.type == "slack" and cfg.mode == "bot")}  # fmt: skip
+    if settings.ack.alertmanager_silence is not None:
+        out[SILENCE_DESTINATION] = True
+    return out
+
+
 def build_notifiers(
-    settings: Settings, session: aiohttp.ClientSession, services: Services, metrics: Metrics
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    services: Services,
+    metrics: Metrics,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, Notifier]:
     """One notifier per receiver, and a digest sender (`digest:NAME`) per digest, which
-    mails through its email receiver's notifier."""
-    renderer = Renderer(settings.templates_dir)
+    mails through its email receiver's notifier. Emails and digests carry ack links when
+    `ack.links` is set; Slack messages an Acknowledge button when `ack.slack` is."""
+    links = settings.ack.links
+    ack_url = LinkMaker(links, clock).url if links is not None else None
+    renderer = Renderer(settings.templates_dir, ack_url, ack_button=settings.ack.slack is not None)
     out: dict[str, Notifier] = {
         name: build_notifier(name, cfg, session, renderer)
         for name, cfg in settings.receivers.items()
     }
+    if settings.ack.alertmanager_silence is not None:
+        out[SILENCE_DESTINATION] = SilenceNotifier(
+            SILENCE_DESTINATION, settings.ack.alertmanager_silence, session
+        )
     for name, cfg in settings.digests.items():
         email = out.get(cfg.receiver)
         out[destination(name)] = DigestSender(
             name, cfg, email if isinstance(email, EmailNotifier) else None, services.digests,
-            services.oncall.emails, metrics,
+            services.oncall.emails, metrics, ack_url=ack_url,
         )  # fmt: skip
     return out
 
@@ -160,7 +197,7 @@ class Reloader:
         routing = routing_of(live)
         worker = self.worker
         notifiers = (
-            build_notifiers(live, self.session, self.services, self.state.metrics)
+            build_notifiers(live, self.session, self.services, self.state.metrics, self.clock)
             if worker is not None
             else {}
         )

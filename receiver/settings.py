@@ -11,16 +11,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from receiver.api.tokens import ApiToken, Scope, token_problems
+from receiver.ack.config import AckConfig
+from receiver.ack.silence import DESTINATION as SILENCE_DESTINATION
+from receiver.api.tokens import ApiToken, token_problems
 from receiver.config_loader import StrictModel, one_of, read_secret_file
 from receiver.connections import ServerConfig
 from receiver.digest.config import DigestConfig, digest_issues
 from receiver.durations import Duration
+from receiver.escalation.config import EscalationPolicy, escalation_issues
+from receiver.heartbeat.config import HeartbeatConfig, heartbeat_issues
 from receiver.notifiers.registry import ChannelConfig
 from receiver.oncall.config import OncallConfig
 from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
+from receiver.slo.config import SloConfig, slo_issues
 from receiver.store import keys as K
 from receiver.store.config import RedisConfig
+from receiver.web.config import ConsoleConfig
 
 MiB = 1024 * 1024
 
@@ -119,7 +125,9 @@ class StormConfig(StrictModel):
 
 class WorkerConfig(StrictModel):
     concurrency: int = Field(8, ge=1, le=256)
-    visibility_timeout: Duration = 60.0
+    # The claim lease on a job (receiver/delivery/lease.py): renewed while it is being sent,
+    # so a slow send keeps it; a stopped replica's jobs are taken over after about this.
+    visibility_timeout: Duration = Field(10.0, ge=0.5, le=3600)
     max_attempts: int = Field(20, ge=1)
     max_age: Duration = 24 * 3600.0
     backoff_base: Duration = 2.0
@@ -150,6 +158,11 @@ class Settings(StrictModel):
     workers: WorkerConfig = Field(default_factory=WorkerConfig)
     oncall: OncallConfig = Field(default_factory=OncallConfig)  # rotations (receiver/oncall)
     digests: dict[str, DigestConfig] = Field(default_factory=dict)  # receiver/digest
+    ack: AckConfig = Field(default_factory=AckConfig)  # receiver/ack
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)  # receiver/web
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    slo: SloConfig = Field(default_factory=SloConfig)  # receiver/slo
+    heartbeats: dict[str, HeartbeatConfig] = Field(default_factory=dict)  # receiver/heartbeat
     templates_dir: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -168,6 +181,15 @@ class Settings(StrictModel):
         emails = {n for n, c in self.receivers.items() if c.type == "email"}
         out += digest_issues(self.digests, set(self.receivers), emails,
                              set(self.oncall.rotations))  # fmt: skip
+        used = {n.escalation for _, n in _walk_config(self.route, ("route",))
+                if n.escalation} if self.route is not None else set()  # fmt: skip
+        out += list(escalation_issues(self.escalation_policies, set(self.receivers), emails,
+                                      self.oncall, used))  # fmt: skip
+        out += list(slo_issues(self.slo, set(self.receivers)))
+        out += list(heartbeat_issues(self.heartbeats, set(self.receivers)))
+        if self.ack.alertmanager_silence is not None and SILENCE_DESTINATION in self.receivers:
+            msg = "the destination of ack.alertmanager_silence: name this receiver otherwise"
+            out.append((("receivers", SILENCE_DESTINATION), f'"{SILENCE_DESTINATION}" is {msg}'))
         if self.route is None:
             return out
         seen: dict[str, Loc] = {}
@@ -185,10 +207,10 @@ class Settings(StrictModel):
                 known = ", ".join(sorted(self.digests)) or "none"
                 out.append(((*loc, "digest"),
                             f'undefined digest "{node.digest}" (defined: {known})'))  # fmt: skip
-            for key, plural in _UNBUILT:
-                if key in node.model_fields_set:
-                    out.append(((*loc, key), f"{plural} are not available in this version "
-                                "(nothing would act on them): remove the key"))  # fmt: skip
+            if node.escalation and node.escalation not in self.escalation_policies:
+                known = ", ".join(sorted(self.escalation_policies)) or "none"
+                out.append(((*loc, "escalation"), f'undefined escalation policy '
+                            f'"{node.escalation}" (defined: {known})'))  # fmt: skip
         return out
 
     def _api_issues(self) -> list[Issue]:
@@ -201,11 +223,6 @@ class Settings(StrictModel):
             if t.name in names:
                 out.append((("api_tokens", i, "name"), f'duplicate token name "{t.name}"'))
             names.add(t.name)
-            for j, scope in enumerate(t.scopes):
-                if scope in UNBUILT_SCOPES:
-                    out.append((("api_tokens", i, "scopes", j), f"scope {scope} is not "
-                                "available in this version (acknowledgements are not built "
-                                "yet): remove it"))  # fmt: skip
         return out
 
     def secret_issues(self) -> list[Issue]:
@@ -226,6 +243,11 @@ class Settings(StrictModel):
                     _readable(("password_file",), self.redis.password_file)]  # fmt: skip
         for name, cfg in self.receivers.items():
             out += [(("receivers", name, field), msg) for field, msg in cfg.problems()]
+        for part in ("links", "slack", "alertmanager_silence"):
+            ack = getattr(self.ack, part)
+            if ack is not None:
+                out += [(("ack", part, field), msg) for field, msg in ack.problems()]
+        out += [(("console", field), msg) for field, msg in self.console.problems()]
         return out
 
     def warnings(self) -> list[str]:
@@ -257,14 +279,6 @@ def _walk_config(node: RouteConfig, loc: Loc) -> Iterator[tuple[Loc, RouteConfig
     for i, child in enumerate(node.routes):
         yield from _walk_config(child, (*loc, "routes", i))
 
-
-# Route keys whose features are not built yet (escalation policies): nothing could run a
-# policy, so no route may name one.
-_UNBUILT = (("escalation", "escalation policies"),)
-
-# Scopes whose endpoints are not built yet: a token may not name one (it would grant only
-# `read`, not what its name says).
-UNBUILT_SCOPES = frozenset({Scope.ACK})
 
 # Sections that the running process cannot change without a restart: a reload reports
 # them and keeps the running values.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -226,3 +227,13 @@ def wait_for(pred: Callable[[], Any], timeout: float = 20, interval: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+async def until(pred: Callable[[], Any], limit_s: float = 20) -> None:
+    """Async `wait_for`: `pred` becomes true within `limit_s` seconds (a bound on how long
+    something may take, never a speed target)."""
+    deadline = time.monotonic() + limit_s
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {limit_s}s")
+        await asyncio.sleep(0.05)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from receiver.api.errors import error
 from receiver.api.guard import requires
-from receiver.api.state import SERVICES
+from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
+from receiver.escalation.config import EscalationPolicy
 from receiver.store.alerts import SEVERITIES, STATUSES, AlertFilter, ReadsBusy
 
 _RESERVED = {"status", "severity", "limit", "cursor", "label"}
@@ -89,4 +91,18 @@ async def get_alert(request: web.Request) -> web.Response:
         return error(503, "unavailable", "state store unavailable; retry")
     if rec is None:
         return error(404, "not_found", f"no alert with fingerprint {fp}")
+    if rec.get("escalation"):
+        levels(rec["escalation"], request.app[STATE].settings.escalation_policies)
     return web.json_response(rec)
+
+
+def levels(ladder: dict[str, Any], policies: Mapping[str, EscalationPolicy]) -> None:
+    """Adds the ladder's current `level` (the last step fired, 0 before the first) and the
+    `next_step` (level and due time; None once it ended) from its policy."""
+    steps = ladder["steps"]
+    ladder["level"] = steps[-1]["level"] if steps else 0
+    policy = policies.get(ladder["policy"])
+    ladder["next_step"] = None
+    if policy is not None and ladder["next_due"] is not None and ladder["fired"] < policy.total:
+        ladder["next_step"] = {"level": ladder["fired"] % policy.levels + 1,
+                               "due": ladder["next_due"]}  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -31,6 +32,10 @@ class Component(Protocol):
 
 # The live components by name (workers, scheduler, embedded_redis), set at startup.
 COMPONENTS = web.AppKey("components", dict[str, Component])
+# Each destination's delivery state (closed, paused, half_open, releasing; seconds until it
+# resumes; jobs parked), from delivery/backpressure.py. Informative: a vendor that throttles
+# does not make this replica unhealthy.
+DESTINATIONS: web.AppKey[Callable[[], dict[str, dict[str, Any]]]] = web.AppKey("destinations")
 # Resolved with the reason once the service cannot recover by itself: `serve` then stops
 # and exits non-zero (receiver/serving.py), and /health/live fails until it has.
 FATAL = web.AppKey("fatal", asyncio.Future[str])
@@ -76,7 +81,7 @@ async def detailed(request: web.Request) -> web.Response:
     if ping_error is not None:
         errors["redis"] = ping_error
     ok = all(v in _HEALTHY for v in components.values())
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "degraded",
         "version": __version__,
         "uptime_s": round(time.time() - state.started_at, 1),
@@ -84,4 +89,6 @@ async def detailed(request: web.Request) -> web.Response:
         "components": components,
         "errors": errors,
     }
+    if (destinations := request.app.get(DESTINATIONS)) is not None:
+        body["destinations"] = destinations()
     return web.json_response(body, status=200 if ok else 503)

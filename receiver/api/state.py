@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from receiver.ack.service import Acks
 from receiver.api.auth import Credentials
 from receiver.api.tokens import Access
 from receiver.digest.store import DigestStore
+from receiver.heartbeat.checker import HeartbeatChecker
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.intake import Intake, IntakeResult
 from receiver.settings import Settings
+from receiver.slo.store import SloStore
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import RedisClient
 from receiver.store.dlq import DeadLetters
@@ -60,6 +63,9 @@ class Services:
     overrides: OverrideStore
     digests: DigestStore
     oncall: OnCallLookup  # who is on call, overrides applied (digest recipients)
+    acks: Acks
+    slo: SloStore  # service SLO intervals and figures
+    heartbeats: HeartbeatChecker  # run by delivery_ctx with the workers; read by the API
 
 
 STATE = web.AppKey("state", AppState)

@@ -22,6 +22,7 @@ from receiver.metrics import Metrics
 from receiver.models import AlertSnapshot, Notification, Reason, Status
 from receiver.notifiers.base import DeliveryResult, client_error, invalid_config, ok
 from receiver.notifiers.email import EmailNotifier
+from receiver.notifiers.render import AckUrl
 
 DESTINATION_PREFIX = "digest:"
 
@@ -66,8 +67,10 @@ class DigestSender:
         oncall_emails: Callable[[str, float], Awaitable[list[str]]],
         metrics: Metrics,
         renderer: DigestRenderer | None = None,
+        ack_url: AckUrl | None = None,
     ) -> None:
         self.name = destination(name)
+        self.ack_url = ack_url  # ack links for firing alerts (ack.links), else None
         self.digest, self.cfg, self.email, self.store = name, cfg, email, store
         self.oncall_emails, self.metrics = oncall_emails, metrics
         self.renderer = renderer or DigestRenderer()
@@ -79,8 +82,9 @@ class DigestSender:
         items, more = batch
         states = await self.store.states(list(items))
         return build_view(
-            self.digest, items, more, states, window, self.cfg.timezone, self.cfg.include_resolved
-        )
+            self.digest, items, more, states, window, self.cfg.timezone, self.cfg.include_resolved,
+            self.ack_url,
+        )  # fmt: skip
 
     async def recipients(self, at: float) -> list[str]:
         """`to`, plus whoever is on call in the digest's rotation at `at`."""

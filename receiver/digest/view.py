@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from receiver.ack.links import ack_in_force
 from receiver.models import Severity
-from receiver.notifiers.render import KEY_LABELS, is_web_url
+from receiver.notifiers.render import KEY_LABELS, AckUrl, is_web_url
 
 # What the buffer holds per alert: how often it was buffered, first and last time (ms).
 Seen = tuple[int, int, int]
@@ -30,7 +31,7 @@ class Entry:
     first_seen: str  # formatted in the digest's time zone
     last_seen: str
     links: list[tuple[str, str]] = field(default_factory=list)
-    ack_url: str = ""  # filled by acknowledgements, when they exist
+    ack_url: str = ""  # a signed ack link for a firing alert, when ack.links is configured
 
     @property
     def firing(self) -> bool:
@@ -91,9 +92,17 @@ def window_label(start_s: float, end_s: float, zone: ZoneInfo) -> str:
     return f"{a:%Y-%m-%d %H:%M} - {b:%Y-%m-%d %H:%M} {b:%Z}"
 
 
-def _entry(fp: str, seen: Seen, rec: Mapping[str, Any] | None, zone: ZoneInfo) -> Entry:
+def _entry(
+    fp: str,
+    seen: Seen,
+    rec: Mapping[str, Any] | None,
+    zone: ZoneInfo,
+    ack_url: AckUrl | None = None,
+    now_ms: int = 0,
+) -> Entry:
     count, first, last = seen
     rec = rec or {}
+    status = str(rec.get("status") or "expired")
     labels: dict[str, str] = rec.get("labels") or {}
     annotations: dict[str, str] = rec.get("annotations") or {}
     where = ", ".join(f"{k}={labels[k]}" for k in KEY_LABELS if labels.get(k))
@@ -103,7 +112,7 @@ def _entry(fp: str, seen: Seen, rec: Mapping[str, Any] | None, zone: ZoneInfo) -
     return Entry(
         fingerprint=fp,
         alertname=name,
-        status=str(rec.get("status") or "expired"),
+        status=status,
         severity=str(Severity.of(labels)),
         summary=annotations.get("summary", "").strip() or name,
         where=where,
@@ -111,6 +120,11 @@ def _entry(fp: str, seen: Seen, rec: Mapping[str, Any] | None, zone: ZoneInfo) -
         first_seen=_fmt(first, zone),
         last_seen=_fmt(last, zone),
         links=[(t, u) for t, u in candidates if is_web_url(u)],
+        ack_url=(
+            ack_url(fp, str(rec.get("startsAt") or ""))
+            if ack_url is not None and status == "firing" and ack_in_force(rec, now_ms) is None
+            else ""
+        ),
     )
 
 
@@ -122,15 +136,18 @@ def build_view(
     window: tuple[float, float],
     timezone: str,
     include_resolved: bool = True,
+    ack_url: AckUrl | None = None,
 ) -> DigestView:
     """The digest of `buffered` alerts (fingerprint → seen), each in its current state
     (`states`, the decoded state records; None when gone), grouped by service and
-    alertname: groups with firing alerts first, then by name; newest entries first."""
+    alertname: groups with firing alerts first, then by name; newest entries first.
+    With `ack_url`, each firing alert without an ack in force (at the window's end)
+    carries its ack link."""
     zone = ZoneInfo(timezone)
     groups: dict[tuple[str, str], list[tuple[int, Entry]]] = {}
     for fp, seen in buffered.items():
         rec = states.get(fp)
-        e = _entry(fp, seen, rec, zone)
+        e = _entry(fp, seen, rec, zone, ack_url, int(window[1] * 1000))
         if not include_resolved and not e.firing:
             continue
         labels = (rec or {}).get("labels") or {}

@@ -26,6 +26,13 @@ from receiver.pipeline.throttle import Rate
 # How much of a vendor's answer goes into a result's detail (logs, dead-letter entries).
 DETAIL_LIMIT = 300
 
+# Set by the worker in the state handed to send() when an earlier attempt of the same job
+# may have reached the vendor (the job was reclaimed from a stopped worker, or is a retry
+# whose earlier attempt ended without a clear answer). Its value says which ("reclaimed",
+# "retry"). A notifier that can check what arrived (Slack) looks before posting again;
+# it is never persisted.
+UNCERTAIN = "_uncertain"
+
 
 class Outcome(enum.StrEnum):
     """How one delivery attempt ended. Doubles as a metric label."""

@@ -202,7 +202,7 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         msg = EmailMessage()
         msg["Subject"] = self._renderer.render_line("email_subject.txt", n, MAX_SUBJECT)
         msg["From"] = self.cfg.from_
-        msg["To"] = ", ".join(self.cfg.to)
+        msg["To"] = ", ".join(n.recipients or self.cfg.to)
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = mid
         if parent:
@@ -222,14 +222,20 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         return self._domain
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        if n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
+            return ok("email: acks are not mailed")  # the design: email stays quiet
         if self._config_error:
             return invalid_config(f"email: {self._config_error}")
         try:
             msg = self.build(n)
         except Exception as e:
             return client_error(f"email: cannot build the message: {type(e).__name__}: {e}")
-        # A storm summary stands for many alerts: nothing to remember for its sample alert.
-        return await self.send_message(msg, self._rcpts, remember=n.summary_total == 0)
+        # A storm summary stands for many alerts: nothing to remember for its sample alert;
+        # nor for a mail to an escalation's on-call person (n.recipients), who is not the
+        # receiver's `to` that the state is about.
+        rcpts = n.recipients or self._rcpts
+        remember = n.summary_total == 0 and not n.recipients
+        return await self.send_message(msg, rcpts, remember=remember)
 
     async def send_message(
         self, msg: EmailMessage, recipients: list[str], remember: bool = True

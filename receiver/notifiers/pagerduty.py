@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
 
-from receiver.models import ZERO_TIME, AlertSnapshot, Notification, Severity
+from receiver.models import ZERO_TIME, Notification, Reason, Severity
 from receiver.notifiers.base import (
     ChannelBase,
     DeliveryResult,
@@ -105,6 +105,8 @@ class PagerDutyNotifier(NotifierBase[PagerDutyConfig]):
         return dedup_key(self.cfg.dedup_key_prefix, n.alert.fingerprint)
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        if n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
+            return await self.acknowledge(n, state)
         try:
             if n.summary_total > 0:
                 # A storm summary is its own incident; its state must not be remembered for
@@ -118,13 +120,15 @@ class PagerDutyNotifier(NotifierBase[PagerDutyConfig]):
         except Exception as e:
             return classify_exception(e, "pagerduty")
 
-    async def acknowledge(
-        self, alert: AlertSnapshot, state: Mapping[str, str] | None = None
-    ) -> DeliveryResult:
-        """Acknowledge the incident of `alert` (for the ack API)."""
+    async def acknowledge(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        """An ack job: an `acknowledge` event for the alert's incident (its dedup_key). The
+        Events API has no un-acknowledge: an unack leaves the incident as PagerDuty has it
+        (acknowledged until PagerDuty's own ack timeout re-triggers it)."""
+        if n.reason is Reason.UNACKNOWLEDGED:
+            return ok("pagerduty: the Events API has no un-acknowledge", dict(state))
         try:
-            key = (state or {}).get("dedup_key") or dedup_key(
-                self.cfg.dedup_key_prefix, alert.fingerprint
+            key = state.get("dedup_key") or dedup_key(
+                self.cfg.dedup_key_prefix, n.alert.fingerprint
             )
             return await self._enqueue({"event_action": "acknowledge", "dedup_key": key})
         except Exception as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,18 @@ def status_word(n: Notification, acked_by: str = "") -> str:
     return "ACKNOWLEDGED" if acked_by else "FIRING"
 
 
-def template_context(n: Notification, acked_by: str = "") -> dict[str, Any]:
+def escalation_line(n: Notification) -> str:
+    """ "Escalation level 2 of 4 (p0): not acknowledged by alice (primary)", or ""."""
+    e = n.escalation
+    if e is None:
+        return ""
+    line = f"Escalation level {e.level} of {e.levels} ({e.policy})"
+    if e.unanswered:
+        line += ": not acknowledged by " + ", ".join(e.unanswered)
+    return line
+
+
+def template_context(n: Notification, acked_by: str = "", ack_url: str = "") -> dict[str, Any]:
     a = n.alert
     word = status_word(n, acked_by)
     storm = storm_info(n)
@@ -142,6 +154,8 @@ def template_context(n: Notification, acked_by: str = "") -> dict[str, Any]:
         "destination": n.destination,
         "storm": storm,
         "acked_by": acked_by,
+        "escalation": escalation_line(n),
+        "ack_url": ack_url,  # a signed one-click ack link (ack.links), else ""
     }
 
 
@@ -166,11 +180,24 @@ def builtin_environment() -> jinja2.Environment:
     return _environment(jinja2.PackageLoader("receiver", "templates"))
 
 
-class Renderer:
-    """Renders the notification templates; `override_dir` wins over the built-in ones."""
+# (fingerprint, startsAt) → an ack link URL ("" when none can be made).
+AckUrl = Callable[[str, str], str]
 
-    def __init__(self, override_dir: str | Path | None = None) -> None:
+
+class Renderer:
+    """Renders the notification templates; `override_dir` wins over the built-in ones.
+
+    `ack_url` makes the ack link of a firing alert (ack.links configured); `ack_button`
+    says whether Slack messages carry an Acknowledge button (ack.slack configured)."""
+
+    def __init__(
+        self,
+        override_dir: str | Path | None = None,
+        ack_url: AckUrl | None = None,
+        ack_button: bool = False,
+    ) -> None:
         self.override_dir = Path(override_dir) if override_dir is not None else None
+        self.ack_url, self.ack_button = ack_url, ack_button
         builtin: jinja2.BaseLoader = jinja2.PackageLoader("receiver", "templates")
         self._builtin = _environment(builtin)
         if self.override_dir is None:
@@ -181,7 +208,7 @@ class Renderer:
 
     def render(self, name: str, n: Notification, acked_by: str = "") -> str:
         """Render one template; a user template that fails falls back to the built-in one."""
-        ctx = template_context(n, acked_by)
+        ctx = template_context(n, acked_by, self.ack_link(n, acked_by))
         try:
             return self._env.get_template(name).render(ctx).strip()
         except Exception as e:  # a user template can raise anything at render time
@@ -191,6 +218,15 @@ class Renderer:
                 "template %s failed (%s: %s); using the built-in one", name, type(e).__name__, e
             )
             return self._builtin.get_template(name).render(ctx).strip()
+
+    def ack_link(self, n: Notification, acked_by: str = "") -> str:
+        """The ack link for `n`: only for one firing, unacknowledged alert (not a storm
+        summary, a resolve or an ack's own update)."""
+        if self.ack_url is None or acked_by or n.ack is not None or n.summary_total > 0:
+            return ""
+        if is_resolved(n) or n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
+            return ""
+        return self.ack_url(n.alert.fingerprint, n.alert.startsAt)
 
     def render_line(self, name: str, n: Notification, limit: int, acked_by: str = "") -> str:
         """A one-line template (subject, title): newlines folded, cut to `limit`."""

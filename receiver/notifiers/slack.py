@@ -8,7 +8,10 @@ HTTP 200 and {"ok": false, "error": "..."}: https://api.slack.com/methods/chat.p
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -23,8 +26,9 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from receiver.models import AlertSnapshot, Notification, Reason
+from receiver.models import Notification, Reason
 from receiver.notifiers.base import (
+    UNCERTAIN,
     ChannelBase,
     DeliveryResult,
     NotifierBase,
@@ -51,6 +55,7 @@ from receiver.notifiers.render import (
 from receiver.pipeline.throttle import Rate
 
 T = TypeVar("T")
+log = logging.getLogger("receiver.notifiers.slack")
 
 # Block Kit limits: https://api.slack.com/reference/block-kit/blocks
 MAX_BLOCKS = 50
@@ -84,6 +89,32 @@ SERVER_ERRORS = frozenset(
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 
+# Every message posted carries Slack message metadata naming the job that posted it
+# (https://api.slack.com/metadata), so a job whose earlier attempt may have posted can look
+# for that message (conversations.history) instead of posting a second one.
+METADATA_EVENT = "alert_receiver_notification"
+# The lookup covers messages since the job was queued, less this (clock skew), and at most
+# LOOKUP_PAGES pages of LOOKUP_PAGE_SIZE messages (Slack's recommended page size).
+LOOKUP_MARGIN_S = 60.0
+LOOKUP_PAGES = 3
+LOOKUP_PAGE_SIZE = 200
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+
+
+def message_metadata(n: Notification) -> dict[str, Any]:
+    return {"event_type": METADATA_EVENT,
+            "event_payload": {"key": n.key, "fingerprint": n.alert.fingerprint}}  # fmt: skip
+
+
+def posted_by(message: Mapping[str, Any], key: str) -> bool:
+    """Whether a message from conversations.history was posted for the job `key`."""
+    meta = message.get("metadata")
+    if not isinstance(meta, Mapping) or meta.get("event_type") != METADATA_EVENT:
+        return False
+    payload = meta.get("event_payload")
+    return isinstance(payload, Mapping) and payload.get("key") == key
+
+
 class SlackConfig(ChannelBase):
     type: Literal["slack"] = "slack"
     # About one message per second per channel, with short bursts
@@ -98,8 +129,9 @@ class SlackConfig(ChannelBase):
     # incoming-webhook mode
     webhook_url: SecretStr | None = None
     webhook_url_file: Path | None = None
-    # both. (No `ack_button` yet: nothing answers Slack's button callbacks until
-    # acknowledgements exist, and a button that leads nowhere is worse than none.)
+    # both. The Acknowledge button is shown only when `ack.slack` is configured (something
+    # answers its callback); false hides it for this receiver.
+    ack_button: bool = True
     timeout: float = Field(10.0, gt=0, description="seconds per API call")
     # slack-sdk's rate-limit handler retries once inline when Retry-After is at most this;
     # longer waits come back as RATE_LIMITED so the pipeline schedules the retry.
@@ -234,10 +266,12 @@ class SlackNotifier(NotifierBase[SlackConfig]):
         renderer: Renderer,
     ) -> None:
         super().__init__(name, cfg, session, renderer)
+        self._ack_button = renderer.ack_button and cfg.ack_button
         self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
         retry: list[AsyncRetryHandler] = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
         self._client: AsyncWebClient | None = None
         self._hook: AsyncWebhookClient | None = None
+        self._channel_id = ""  # learned from Slack's answers (the config may give a name)
         if cfg.mode == "bot":
             token, self._config_error = load_secret(cfg.token, cfg.token_file)
             self._client = AsyncWebClient(
@@ -248,21 +282,22 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             self._hook = AsyncWebhookClient(url, session=session, retry_handlers=retry)
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        if n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
+            return await self.acknowledge(n, state)
         return await self._guard(lambda: self._send(n, state))
 
-    async def acknowledge(
-        self, alert: AlertSnapshot, state: Mapping[str, str], by: str
-    ) -> DeliveryResult:
-        """Show the alert's message as acknowledged by `by` (and drop its Ack button)."""
-        n = Notification(
-            key=f"ack:{alert.fingerprint}",
-            destination=self.name,
-            reason=Reason.SUPPRESSED_ACKED,
-            alert=alert,
-        )
+    async def acknowledge(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
+        """An ack (or unack) job: update the alert's message in place, "Acknowledged by X"
+        without the button (or the firing message with it again). Nothing to update (an
+        incoming webhook cannot edit; no message of this episode) is not a failure."""
         if self._client is None or not state.get("ts") or not state.get("channel"):
-            return ok("slack: no message to update")
-        return await self._guard(lambda: self._update(n, state, acked_by=by or "someone"))
+            return ok("slack: no message to update", dict(state))
+        if state.get("starts_at", n.alert.startsAt) != n.alert.startsAt:
+            return ok("slack: the message is of another episode", dict(state))
+        by = ""
+        if n.reason is Reason.ACKNOWLEDGED and n.ack is not None:
+            by = n.ack.by or "someone"
+        return await self._guard(lambda: self._update(n, state, acked_by=by))
 
     async def _guard(self, call: Callable[[], Awaitable[DeliveryResult]]) -> DeliveryResult:
         """Never raise: config problems, Slack errors and network trouble become results."""
@@ -290,14 +325,91 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             except SlackApiError as e:
                 if slack_error_code(e) not in MESSAGE_GONE:
                     raise
-        text, blocks = build_message(n, self._renderer, ack_button=False)
+        if state.get(UNCERTAIN):
+            # An earlier attempt may have posted: look before posting a second message.
+            found = await self._posted_earlier(n)
+            if isinstance(found, DeliveryResult):
+                return found  # the lookup failed for now: retried like a failed post
+            if found is not None:
+                channel, ts = found
+                kept = {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt}
+                kept = {} if storm else kept
+                return ok(f"slack: already posted {ts} in {channel} (found by metadata)", kept)
+        text, blocks = build_message(n, self._renderer, ack_button=self._ack_button)
         resp = await self._timed(
-            self._client.chat_postMessage(channel=self.cfg.channel or "", text=text, blocks=blocks)
-        )
+            self._client.chat_postMessage(channel=self.cfg.channel or "", text=text,
+                                          blocks=blocks, metadata=message_metadata(n))
+        )  # fmt: skip
         channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
+        if channel:
+            self._channel_id = channel  # the ID, where the config may name the channel
         # A storm summary stands for many alerts: no state for the sample alert it carries.
         new_state = {} if storm else {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt}
         return ok(f"slack: posted {ts} in {channel}", new_state)
+
+    async def _posted_earlier(self, n: Notification) -> tuple[str, str] | DeliveryResult | None:
+        """(channel, ts) of the message an earlier attempt of this job posted, found by its
+        metadata among the channel's messages since the job was queued (at most
+        LOOKUP_PAGES pages); None when there is none or it cannot be known (then posting
+        is right: a possible duplicate rather than a missing alert); a retryable result
+        when Slack could not answer now (the job is retried, nothing posted)."""
+        assert self._client is not None
+        try:
+            channel = self._channel_id or await self._resolve_channel()
+            if not channel:
+                log.warning("slack: channel ID unknown, cannot look for an earlier post",
+                            extra={"destination": self.name, "key": n.key})  # fmt: skip
+                return None
+            oldest = max(0.0, n.enqueued_at_ms / 1000 - LOOKUP_MARGIN_S)
+            cursor = ""
+            for _ in range(LOOKUP_PAGES):
+                resp = await self._timed(self._client.conversations_history(
+                    channel=channel, oldest=f"{oldest:.6f}", limit=LOOKUP_PAGE_SIZE,
+                    include_all_metadata=True, cursor=cursor or None,
+                ))  # fmt: skip
+                for m in resp.get("messages") or []:
+                    if posted_by(m, n.key):
+                        return channel, str(m.get("ts", ""))
+                cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+                if not resp.get("has_more") or not cursor:
+                    return None
+            log.warning("slack: earlier post not found within the lookup bound, posting",
+                        extra={"destination": self.name, "key": n.key})  # fmt: skip
+            return None
+        except SlackApiError as e:
+            failed = classify_slack_error(e)
+        except Exception as e:
+            failed = classify_exception(e, "slack")
+        if failed.retryable:
+            return replace(failed, detail=f"looking for an earlier post: {failed.detail}")
+        log.warning(
+            "slack: cannot look for an earlier post, posting (a duplicate is possible)",
+            extra={"destination": self.name, "key": n.key, "detail": failed.detail},
+        )
+        return None
+
+    async def _resolve_channel(self) -> str:
+        """The configured channel's ID (conversations.history takes only IDs): the config's
+        when it is one, else looked up by name (conversations.list, bounded), remembered."""
+        assert self._client is not None
+        name = (self.cfg.channel or "").lstrip("#")
+        if CHANNEL_ID.fullmatch(name):
+            self._channel_id = name
+            return name
+        cursor = ""
+        for _ in range(LOOKUP_PAGES):
+            resp = await self._timed(self._client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True,
+                limit=LOOKUP_PAGE_SIZE, cursor=cursor or None,
+            ))  # fmt: skip
+            for c in resp.get("channels") or []:
+                if c.get("name") == name:
+                    self._channel_id = str(c.get("id", ""))
+                    return self._channel_id
+            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return ""
 
     @staticmethod
     def _updatable(n: Notification, state: Mapping[str, str]) -> bool:
@@ -314,11 +426,14 @@ class SlackNotifier(NotifierBase[SlackConfig]):
     ) -> DeliveryResult:
         assert self._client is not None
         channel, ts = state["channel"], state["ts"]
-        text, blocks = build_message(n, self._renderer, False, acked_by)
+        text, blocks = build_message(n, self._renderer, self._ack_button, acked_by)
         await self._timed(
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         )
-        if self.cfg.thread_replies and (n.reason is Reason.REPEAT or is_resolved(n) or acked_by):
+        # An escalation is news even on the alert's own message: say it in the thread.
+        replies = self.cfg.thread_replies and (n.reason is Reason.REPEAT or is_resolved(n)
+                                               or bool(acked_by))  # fmt: skip
+        if replies or n.reason is Reason.ESCALATED:
             await self._timed(
                 self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
             )
@@ -326,7 +441,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
 
     async def _post_webhook(self, n: Notification) -> DeliveryResult:
         assert self._hook is not None
-        text, blocks = build_message(n, self._renderer, ack_button=False)
+        text, blocks = build_message(n, self._renderer, ack_button=self._ack_button)
         resp = await self._timed(self._hook.send(text=text, blocks=blocks))
         result = classify_http(resp.status_code, resp.headers, str(resp.body), "slack webhook")
         # https://api.slack.com/messaging/webhooks#handling_errors: 403 invalid_token /

@@ -85,6 +85,8 @@ def webhook_body(n: Notification) -> dict[str, Any]:
         "alert": n.alert.model_dump(mode="json"),
         "summary_of": [a.model_dump(mode="json") for a in n.summary_of],
         "summary_total": n.summary_total,
+        # Which escalation level this is and who did not answer before it (escalated only).
+        "escalation": n.escalation.model_dump(mode="json") if n.escalation else None,
     }
 
 

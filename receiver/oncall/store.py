@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.oncall.config import OncallConfig
+from receiver.oncall.config import Member, OncallConfig
 from receiver.oncall.overrides import MAX_PER_ROTATION, from_record, to_record
 from receiver.oncall.schedule import Override, who_is_on_call
 from receiver.store import scripts
@@ -65,13 +65,16 @@ class OnCallLookup:
     def __init__(self, store: OverrideStore, config: Callable[[], OncallConfig]) -> None:
         self.store, self.config = store, config
 
-    async def emails(self, rotation: str, t: float) -> list[str]:
-        """The on-call person's email ([] for an unknown rotation or no email)."""
+    async def member(self, rotation: str, t: float) -> Member | None:
+        """Who is on call in `rotation` at `t` (None for an unknown rotation)."""
         cfg = self.config()
         rot = cfg.rotations.get(rotation)
         if rot is None:
-            return []
+            return None
         overrides = await self.store.list(rotation)
-        shift = who_is_on_call(rot, datetime.fromtimestamp(t, UTC), overrides, cfg)
-        email = shift.member.email
-        return [email] if email else []
+        return who_is_on_call(rot, datetime.fromtimestamp(t, UTC), overrides, cfg).member
+
+    async def emails(self, rotation: str, t: float) -> list[str]:
+        """The on-call person's email ([] for an unknown rotation or no email)."""
+        member = await self.member(rotation, t)
+        return [member.email] if member is not None and member.email else []

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -45,7 +46,7 @@ from receiver.pipeline.large_body import (
     alert_fingerprint,
     pause,
 )
-from receiver.pipeline.routing import DIGEST_PREFIX, Routing, Target
+from receiver.pipeline.routing import DIGEST_PREFIX, Routing, Target, told_destinations
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 from receiver.store import keys as K
 from receiver.store.batch import Batcher
@@ -221,7 +222,7 @@ class Intake:
         return results
 
     def _decide(
-        self, snap: Incoming, target: Target, raw: str | None, now_ms: int
+        self, snap: Incoming, target: Target, raw: str | None, now_ms: int, acked: bool
     ) -> tuple[Reason, NotifyRecord | None]:
         prev = NotifyRecord.from_json(raw) if raw else None
         is_digest = target.destination.startswith(DIGEST_PREFIX)
@@ -233,6 +234,7 @@ class Intake:
             now_ms,
             int(target.route.repeat_interval_s * 1000),
             send_resolved,
+            acked,
         )
         return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
 
@@ -245,18 +247,26 @@ class Intake:
         now_ms: int,
         decisions: Counter[tuple[str, Reason]],
         routing: Routing,
+        remember: bool = True,
     ) -> dict[str, Any]:
         """The script's request: `alerts` (from _state_entry) with the versions and records
         decided from `records`, and the jobs to route; counts the decisions."""
         routed = []
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
             entry["v"] = rec.get("_v", "0")
+            if snap.status is Status.FIRING:
+                policy = routing.escalation(snap.fingerprint, snap.labels, remember)
+                if policy is not None:
+                    entry["esc"] = [policy, routing.escalations[policy]]
+            elif len(rec) > 1:  # told about it beyond its routes: they hear of the resolve
+                tgts = tgts + told_destinations(rec, tgts, routing.known)
             if not tgts:
                 continue
+            acked = _acked(rec.get("_ack"), snap.startsAt, now_ms)
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
-                reason, new_rec = self._decide(snap, t, rec.get(t.destination), now_ms)
+                reason, new_rec = self._decide(snap, t, rec.get(t.destination), now_ms, acked)
                 decisions[(t.destination, reason)] += 1
                 if new_rec is not None:
                     notif[t.destination] = new_rec.to_json()
@@ -324,6 +334,16 @@ class Intake:
             self.heap.soon()
         return result
 
+    async def ingest_own(self, payload: Payload, targets: list[Target]) -> IntakeResult:
+        """The receiver's own alerts (a silent heartbeat): recorded like any alert (so
+        they show in the alerts API) and decided like any, but notified to `targets`
+        instead of the routing tree's destinations, and never counted as an SLO's downtime
+        or a heartbeat's arrival."""
+        result = IntakeResult(accepted=len(payload.alerts))
+        snaps = unique_alerts(payload, result.received)
+        await self._apply(snaps, "", self.routing, result, remember=False, fixed=targets)
+        return result
+
     async def _apply(
         self,
         snaps: list[Incoming],
@@ -331,16 +351,25 @@ class Intake:
         routing: Routing,
         result: IntakeResult,
         remember: bool,
+        fixed: list[Target] | None = None,
     ) -> None:
         """Decides and applies `snaps` in one script call (again while records conflict);
-        the caches keep what was written if `remember`, else forget what it outdated."""
-        targets = [routing.targets(s.fingerprint, s.labels, remember) for s in snaps]
+        the caches keep what was written if `remember`, else forget what it outdated.
+        `fixed`: the destinations of every alert (own alerts), not the routing tree's."""
+        if fixed is None:
+            targets = [routing.targets(s.fingerprint, s.labels, remember) for s in snaps]
+        else:
+            targets = [fixed] * len(snaps)
         records = [self.cache.get(s.fingerprint) for s in snaps]
         alerts = [_state_entry(s, webhook) for s in snaps]  # independent of the records
+        if fixed is None and (routing.slo or routing.heartbeats):
+            for snap, entry in zip(snaps, alerts, strict=True):
+                _watch(entry, snap, *routing.watchers(snap.fingerprint, snap.labels, remember))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
             decisions: Counter[tuple[str, Reason]] = Counter()
-            req = self._plan(snaps, targets, records, alerts, now_ms, decisions, routing)
+            req = self._plan(snaps, targets, records, alerts, now_ms, decisions, routing,
+                             remember)  # fmt: skip
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
@@ -357,6 +386,15 @@ class Intake:
             result.add(res["kinds"], res["actions"] or {}, decisions, attempt)
             return
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")
+
+
+def _acked(marker: str | None, starts_at: str, now_ms: int) -> bool:
+    """Whether the `_ack` record marker ("until_ms|startsAt", written by store/lua/ack.lua)
+    holds for this episode now."""
+    if not marker:
+        return False
+    until, _, episode = marker.partition("|")
+    return episode == starts_at and (until == "0" or int(until) > now_ms)
 
 
 def _job(
@@ -394,6 +432,30 @@ def _job(
         "job": n.to_json(),
     }
     return job
+
+
+def _watch(entry: dict[str, Any], a: Incoming, slo: tuple[str, ...], hb: tuple[str, ...]) -> None:
+    """Adds the SLO services (with the alert's start or end time, ms) and heartbeats the
+    alert counts for to its entry; the script uses them only when the status moves."""
+    if slo:
+        entry["slo"] = slo
+        if a.status is Status.FIRING:
+            entry["t0"] = _ms(a.startsAt)
+        else:
+            entry["t1"] = _ms(a.endsAt)
+    if hb and a.status is Status.FIRING:
+        entry["hb"] = hb
+
+
+def _ms(t: str) -> int | None:
+    """An RFC 3339 time in ms since the epoch; None (the script uses now) if it is
+    Alertmanager's zero time or unreadable."""
+    if t == ZERO_TIME:
+        return None
+    try:
+        return int(datetime.fromisoformat(t.replace("t", "T").replace("z", "Z")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _state_entry(a: Incoming, webhook: str) -> dict[str, Any]:

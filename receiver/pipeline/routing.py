@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from receiver.pipeline.matchers import Matcher
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Rate
 
 # A digest as a destination: `digest:NAME`.
 DIGEST_PREFIX = "digest:"
+# Notification-record fields that are not destinations: the version and the ack marker.
+RECORD_META = frozenset({"_v", "_ack"})
+# What an alert is watched by: (SLO services, heartbeats) whose matchers it matches.
+Watchers = tuple[tuple[str, ...], tuple[str, ...]]
+NOT_WATCHED: Watchers = ((), ())
 # Alerts whose destinations are remembered (by fingerprint: routing depends on the labels
 # only, and the fingerprint stands for them). Emptied when full.
 ROUTE_CACHE_SIZE = 100_000
@@ -59,6 +65,17 @@ class Routing:
     # of alerts holds a few lists, not one each (~100 bytes an alert less).
     # Keyed by (destination, route id) pairs: strings hash once, dataclasses every time.
     outcomes: dict[tuple[tuple[str, str], ...], list[Target]] = field(default_factory=dict)
+    # Defined escalation policies: name → when the first step is due after the alert
+    # starts firing (ms). A route's policy that is not here (check-config refuses one)
+    # starts no ladder.
+    escalations: dict[str, int] = field(default_factory=dict)
+    # The policy by fingerprint, like `routes` (only when policies are defined).
+    ladders: dict[str, str | None] = field(default_factory=dict)
+    # SLO services and heartbeats: name → matchers (all must match).
+    slo: dict[str, tuple[Matcher, ...]] = field(default_factory=dict)
+    heartbeats: dict[str, tuple[Matcher, ...]] = field(default_factory=dict)
+    # Their outcome by fingerprint, like `routes` (only when some are defined).
+    watched: dict[str, Watchers] = field(default_factory=dict)
 
     def targets(self, fp: str, labels: dict[str, str], remember: bool = True) -> list[Target]:
         """The alert's destinations, kept for its fingerprint if `remember`."""
@@ -72,3 +89,50 @@ class Routing:
                     self.routes.clear()
                 self.routes[fp] = found
         return found
+
+    def escalation(self, fp: str, labels: dict[str, str], remember: bool = True) -> str | None:
+        """The escalation policy of the first matching route that names a defined one."""
+        if not self.escalations:
+            return None
+        if fp in self.ladders:
+            return self.ladders[fp]
+        found = next((m.escalation for m in self.tree.match(labels)
+                      if m.escalation in self.escalations), None)  # fmt: skip
+        if remember:
+            if len(self.ladders) >= ROUTE_CACHE_SIZE:
+                self.ladders.clear()
+            self.ladders[fp] = found
+        return found
+
+
+    def watchers(self, fp: str, labels: dict[str, str], remember: bool = True) -> Watchers:
+        """The SLO services and heartbeats whose matchers all match the alert."""
+        if not self.slo and not self.heartbeats:
+            return NOT_WATCHED
+        found = self.watched.get(fp)
+        if found is None:
+            found = (
+                tuple(n for n, ms in self.slo.items() if all(m.matches(labels) for m in ms)),
+                tuple(n for n, ms in self.heartbeats.items() if all(m.matches(labels) for m in ms)),
+            )
+            if remember:
+                if len(self.watched) >= ROUTE_CACHE_SIZE:
+                    self.watched.clear()
+                self.watched[fp] = found
+        return found
+
+
+# The route of a resolve sent to a destination that no route of the alert names (any
+# more): one an escalation step or an ack told about the alert. Firing → resolved always
+# goes through.
+TOLD_ROUTE = RouteMatch("told", (), 0.0, True, None, None)
+
+
+def told_destinations(
+    rec: dict[str, str], targets: list[Target], known: AbstractSet[str]
+) -> list[Target]:
+    """Destinations with a notification record that the alert's targets do not cover and
+    that still exist: they must hear of the resolve too."""
+    routed = {t.destination for t in targets}
+    return [Target(d, TOLD_ROUTE) for d in rec
+            if d not in RECORD_META and d not in routed and d in known]  # fmt: skip

@@ -12,11 +12,14 @@ from where the scan stopped. Requests take turns (`max_lists` at once per proces
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from receiver.pipeline.routing import RECORD_META
 from receiver.store.keys import Keys
 from receiver.store.reindex import INDEX_VERSION
 from receiver.store.scripts import source
@@ -87,15 +90,34 @@ class Page:
 
 
 def decode_record(raw: dict[str, str], history: list[str] | None = None) -> dict[str, Any]:
-    """The API view of a state hash: `doc` (descriptive fields, one JSON) spread out."""
+    """The API view of a state hash: `doc` (descriptive fields, one JSON) spread out, the
+    ack (as stored: it may have expired or belong to an earlier episode) decoded."""
     rec: dict[str, Any] = {k: v for k, v in raw.items() if k not in _HIDDEN}
     rec.update(orjson.loads(raw.get("doc") or "{}"))
+    if "ack" in raw:
+        rec["ack"] = orjson.loads(raw["ack"])
     for f in _INT_FIELDS:
         if f in raw:
             rec[f] = int(raw[f])
     if history is not None:
         rec["history"] = [orjson.loads(h) for h in history]
     return rec
+
+
+def escalation_view(ladder: dict[str, str], due: float | None) -> dict[str, Any]:
+    """The escalation hash as the API shows it: policy, episode, when it started, steps
+    fired (each: level, round, due, at, to whom), why it ended, and when the next is due."""
+    steps = sorted(
+        (int(k.split(":", 1)[1]), orjson.loads(v)) for k, v in ladder.items()
+        if k.startswith("step:")
+    )  # fmt: skip
+    ended = ladder.get("ended", "")
+    return {
+        "policy": ladder.get("policy", ""), "episode": ladder.get("episode", ""),
+        "started": int(ladder.get("started", "0")), "fired": int(ladder.get("fired", "0")),
+        "ended": ended or None, "steps": [s for _, s in steps],
+        "next_due": int(due) if due is not None and not ended else None,
+    }  # fmt: skip
 
 
 class ReadsBusy(RuntimeError):
@@ -111,23 +133,35 @@ class AlertReader:
     intake only ever waits behind one list step."""
 
     def __init__(self, redis: Any, keys: Keys, scan_budget: int = SCAN_BUDGET,
-                 max_lists: int = MAX_LISTS, queue_timeout_s: float = 10.0) -> None:  # fmt: skip
-        self.redis, self.keys, self.scan_budget = redis, keys, scan_budget
+                 max_lists: int = MAX_LISTS, queue_timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.redis, self.keys, self.scan_budget, self.clock = redis, keys, scan_budget, clock
         self.queue_timeout_s = queue_timeout_s
         self._slots = asyncio.Semaphore(max_lists)
         self._scan_step = redis.register_script(source("scan.lua"))
         self._indexed = False  # once the backfill is seen done, it stays done
 
     async def get(self, fp: str) -> dict[str, Any] | None:
+        """One alert with its history, what each destination was told, its ack (and
+        whether it is in force now) and its escalation ladder."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.alert(fp))
         pipe.lrange(self.keys.history(fp), 0, -1)
         pipe.hgetall(self.keys.notified(fp))
-        raw, hist, notified = await pipe.execute()
+        pipe.hgetall(self.keys.escalation(fp))
+        pipe.zscore(self.keys.escalation_due, fp)
+        raw, hist, notified, ladder, due = await pipe.execute()
         if not raw or "status" not in raw:
             return None
         rec = decode_record(raw, hist)
-        rec["notified"] = {k: orjson.loads(v) for k, v in notified.items() if k != "_v"}
+        rec["notified"] = {k: orjson.loads(v) for k, v in notified.items()
+                           if k not in RECORD_META}  # fmt: skip
+        ack = rec.get("ack")
+        rec["acknowledged"] = bool(
+            ack and rec["status"] == "firing" and ack.get("startsAt") == rec.get("startsAt")
+            and (not ack.get("until_ms") or ack["until_ms"] > self.clock() * 1000)
+        )  # fmt: skip
+        rec["escalation"] = escalation_view(ladder, due) if ladder else None
         return rec
 
     async def states(self, fps: Fingerprints) -> dict[str, dict[str, Any] | None]:

@@ -56,7 +56,17 @@ TEMPLATES: Final = MappingProxyType(
         "delayed": ":delayed",
         "dead": ":dlq",
         "delivery": ":delivery:{fp}",
+        "circuit": ":circuit:{destination}",
+        "parked": ":parked:{destination}",
         "oncall_overrides": ":oncall:{name}:overrides",
+        "escalation": ":esc:{fp}",
+        "escalation_due": ":esc:due",
+        "slo_open": ":slo:{service}:open",
+        "slo_closed": ":slo:{service}:closed",
+        "slo_alerted": ":slo:{service}:alerted",
+        "slo_lease": ":slo:{service}:lease",
+        "heartbeat_seen": ":hb:seen",
+        "heartbeat_state": ":hb:state",
     }
 )
 
@@ -177,11 +187,75 @@ class Keys:
         """Hash: destination → state a notifier returned (Slack ts, email Message-ID)."""
         return self._key("delivery", fp=fp)
 
+    # --- destination-wide backpressure (receiver/delivery/backpressure.py) -----------
+    def circuit(self, destination: str) -> str:
+        """Hash: the destination's pause / circuit state, shared by every replica: `until`
+        (ms: no sends before it; 0 or absent = closed), `reason` (rate_limited | failing),
+        `fails` (consecutive failed sends), `opens` (times opened in a row, for the
+        exponential interval), `probe` (ms: a half-open probe is in flight until then),
+        `woken` (ms: a parked job was released as the probe until then). Absent = closed."""
+        return self._key("circuit", destination=destination)
+
+    def parked(self, destination: str) -> str:
+        """Sorted set: job JSON → order (criticals first, then by decision time) of the
+        jobs held back while the destination is paused; released to the outbox in that
+        order when it closes again."""
+        return self._key("parked", destination=destination)
+
     # --- on-call (receiver/oncall) -------------------------------------------------
     def oncall_overrides(self, name: str) -> str:
         """Hash: override id → record JSON for the rotation `name`; pruned and capped on
         add (store/lua/oncall_overrides.lua), expires with its last override."""
         return self._key("oncall_overrides", name=name)
+
+    # --- acknowledgements and escalation (receiver/ack, receiver/escalation) ----------
+    # An ack lives on the state record (field `ack`, JSON with its episode's startsAt) and,
+    # for the intake's decisions, as `_ack` = "until_ms|startsAt" among the notification
+    # records (whose version it bumps, so a cached decision is made again).
+    def escalation(self, fp: str) -> str:
+        """Hash: the alert's escalation ladder for its current episode: policy, episode,
+        started, fired (steps done), next_due, ended ("" | acked | resolved | done), claim
+        (the claiming runner's lease), and `step:N` = JSON of each fired step."""
+        return self._key("escalation", fp=fp)
+
+    @property
+    def escalation_due(self) -> str:
+        """Sorted set: fingerprint → when its next escalation step is due (ms); a claimed
+        entry is pushed out by the claim's lease until its step is applied."""
+        return self._key("escalation_due")
+
+    # --- service SLOs and heartbeats (receiver/slo, receiver/heartbeat) ----------------
+    def slo_open(self, service: str) -> str:
+        """Hash: fingerprint → start (ms) of the service's downtime interval that the
+        alert's firing episode opened (the intake writes it when the alert starts firing
+        and moves it to `slo_closed` when it resolves)."""
+        return self._key("slo_open", service=service)
+
+    def slo_closed(self, service: str) -> str:
+        """Sorted set: "start|end|fingerprint" (or "start|end" once compacted) → end (ms):
+        the service's closed downtime intervals, merged and trimmed to its window by
+        receiver/slo/service.py."""
+        return self._key("slo_closed", service=service)
+
+    def slo_alerted(self, service: str) -> str:
+        """Hash: budget threshold (percent) → when its crossing was notified (ms); a field
+        is removed when the budget is back under it, so the next crossing notifies again."""
+        return self._key("slo_alerted", service=service)
+
+    def slo_lease(self, service: str) -> str:
+        """String with a TTL: the replica that compacts the service's intervals now."""
+        return self._key("slo_lease", service=service)
+
+    @property
+    def heartbeat_seen(self) -> str:
+        """Hash: heartbeat name → when a matching firing alert last arrived (ms)."""
+        return self._key("heartbeat_seen")
+
+    @property
+    def heartbeat_state(self) -> str:
+        """Hash: heartbeat name → "ok" or "raised|<silent since ms>": which transition was
+        claimed last (receiver/heartbeat/checker.py), so each is made once across replicas."""
+        return self._key("heartbeat_state")
 
 
 OUTBOX_GROUP = "workers"

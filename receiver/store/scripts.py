@@ -15,7 +15,9 @@ from typing import Any
 
 from receiver.store.keys import lua_prelude
 
-KEYED = frozenset({"intake.lua", "storm.lua", "reindex.lua", "scan.lua", "digest_flush.lua"})
+KEYED = frozenset({"intake.lua", "storm.lua", "reindex.lua", "scan.lua", "digest_flush.lua",
+                   "ack.lua", "escalation_claim.lua", "escalation_apply.lua",
+                   "slo_notify.lua", "heartbeat_claim.lua"})
 """Scripts sent with the key prelude; each takes the key tag as ARGV[1]."""
 
 
@@ -24,11 +26,24 @@ def body(name: str) -> str:
     return resources.files("receiver.store").joinpath("lua", name).read_text(encoding="utf-8")
 
 
+# Shared Lua functions a script gets on the prelude's line (comment lines dropped).
+LIBRARIES = {"intake.lua": ("throttle.lua",), "escalation_apply.lua": ("throttle.lua",)}
+
+
+def _one_line(name: str) -> str:
+    lines = body(name).splitlines()
+    return " ".join(ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("--"))
+
+
 def source(name: str) -> str:
-    """The script as sent to Redis. The prelude is one line joined to the script's first
-    (a comment in every script), so line numbers in Redis errors are those of the file."""
+    """The script as sent to Redis. The prelude (and the shared functions it uses) is one
+    line joined to the script's first (a comment in every script), so line numbers in
+    Redis errors are those of the file."""
     text = body(name)
-    return lua_prelude() + " " + text if name in KEYED else text
+    if name not in KEYED:
+        return text
+    libs = "".join(_one_line(lib) + " " for lib in LIBRARIES.get(name, ()))
+    return lua_prelude() + " " + libs + text
 
 
 @dataclass

@@ -6,7 +6,7 @@ config/dev.yml` started the way ./scripts/run.sh starts it, but on a free port a
 temporary data directory. The only changes made to a command before it runs:
 
 - `localhost:9095` / `127.0.0.1:9095` → the test's port, `./data` → the test's data dir;
-- `alert-receiver dlq` without `--data-dir` gets the test's data dir (it reaches the
+- `alert-receiver dlq|ack|unack` without `--data-dir` gets the test's data dir (it reaches the
   embedded Redis through the socket there, as it would reach ./data);
 - `curl` gets `-sS --fail-with-body`, so an HTTP error fails the command.
 
@@ -147,7 +147,7 @@ def rewrite(cmd: str, port: int, data_dir: Path) -> str:
     out = re.sub(r"\b(?:localhost|127\.0\.0\.1):9095\b", f"127.0.0.1:{port}", cmd)
     out = re.sub(r"(?<![\w./-])\./data(?![\w.-])", d, out)
     if "--data-dir" not in out:
-        out = re.sub(r"(\balert-receiver\s+dlq)\b", rf"\1 --data-dir {d}", out)
+        out = re.sub(r"(\balert-receiver\s+(?:dlq|unack|ack))\b", rf"\1 --data-dir {d}", out)
     return re.sub(r"(?<![\w./-])curl(?=\s)", "curl -sS --fail-with-body", out)
 
 

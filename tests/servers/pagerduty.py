@@ -31,6 +31,11 @@ class _Faults:
     fail: list[int] = field(default_factory=list)  # status codes to answer, in order
     rate_limit: list[int] = field(default_factory=list)  # Retry-After seconds, in order
     hang: int = 0
+    # Until this time.monotonic(), answer every request with `window_status` (429 with
+    # Retry-After `window_retry_after`, or a 5xx): an outage or a throttle of some seconds.
+    window_until: float = 0.0
+    window_status: int = 0
+    window_retry_after: int | None = None
 
 
 def validate(event: Any) -> list[str]:
@@ -92,6 +97,16 @@ class FakePagerDuty:
     def hang_next(self, n: int) -> None:
         self._faults.hang += n
 
+    def release(self) -> None:
+        """Answer the requests held by hang_next (and any later ones at once)."""
+        self._release.set()
+
+    def answer_for(self, seconds: float, status: int, retry_after: int | None = None) -> None:
+        """Answer every request with `status` for the next `seconds` (429: with Retry-After)."""
+        f = self._faults
+        f.window_until = time.monotonic() + seconds
+        f.window_status, f.window_retry_after = status, retry_after
+
     async def start(self) -> str:
         app = web.Application(client_max_size=4 * MAX_BODY)
         app.router.add_post("/v2/enqueue", self._enqueue)
@@ -120,8 +135,16 @@ class FakePagerDuty:
         f = self._faults
         if f.hang:
             f.hang -= 1
-            await self._release.wait()
-            return web.json_response({"status": "error"}, status=500)
+            await self._release.wait()  # then answered as usual: the event got through
+        if time.monotonic() < f.window_until:
+            if f.window_status == 429:
+                headers = {} if f.window_retry_after is None else {
+                    "Retry-After": str(f.window_retry_after)}  # fmt: skip
+                return web.json_response(
+                    {"status": "throttle event", "message": "Requests are arriving too quickly."},
+                    status=429, headers=headers,
+                )  # fmt: skip
+            return web.json_response({"status": "error"}, status=f.window_status)
         if f.rate_limit:
             retry_after = f.rate_limit.pop(0)
             return web.json_response(

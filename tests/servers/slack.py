@@ -1,10 +1,14 @@
-"""A local Slack Web API (chat.postMessage, chat.update) and incoming-webhook endpoint.
+"""A local Slack Web API (chat.postMessage, chat.update, conversations.history and .list) and
+incoming-webhook endpoint.
 
 It checks what Slack checks and answers the way Slack does: HTTP 200 with
 {"ok": false, "error": ...} for API errors (https://api.slack.com/methods/chat.postMessage#errors),
 HTTP 429 + Retry-After when rate limited, plain-text errors for incoming webhooks
 (https://api.slack.com/messaging/webhooks#handling_errors), Block Kit limits
-(https://api.slack.com/reference/block-kit/blocks).
+(https://api.slack.com/reference/block-kit/blocks). Messages keep the `metadata` they were
+posted with (https://api.slack.com/metadata) and conversations.history returns it only with
+`include_all_metadata`, newest first, paged by cursor, channel IDs only
+(https://api.slack.com/methods/conversations.history).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions
+    metadata: dict[str, Any] | None = None
 
 
 def block_errors(blocks: Any) -> list[str]:
@@ -110,6 +115,7 @@ class FakeSlack:
         self._rate_limit: list[int] = []
         self._fail: list[tuple[int, str]] = []
         self._hang = 0
+        self.history_error = ""  # conversations.history answers this error when set
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._counter = 0
@@ -140,9 +146,14 @@ class FakeSlack:
     def hang_next(self, n: int) -> None:
         self._hang += n
 
+    def release(self) -> None:
+        """Answer the requests held by hang_next (and any later ones at once)."""
+        self._release.set()
+
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # conversations.* are GETs in slack-sdk
         app.router.add_post("/services/{path:.+}", self._webhook)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -178,7 +189,9 @@ class FakeSlack:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            body = dict(request.query)
+        elif request.content_type == "application/json":
             body = await request.json()
         else:
             body = dict(await request.post())
@@ -200,6 +213,10 @@ class FakeSlack:
             return {"ok": False, "error": "not_authed"}
         if token not in self.tokens:
             return {"ok": False, "error": "invalid_auth"}
+        if method == "conversations.list":
+            return self._list()
+        if method == "conversations.history":
+            return self._history(body)
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": False, "error": "unknown_method"}
         name = str(body.get("channel", "")).lstrip("#")
@@ -225,10 +242,52 @@ class FakeSlack:
         thread_ts = body.get("thread_ts")
         if thread_ts and (channel, thread_ts) not in self.messages:
             return {"ok": False, "error": "thread_not_found"}
+        meta = body.get("metadata")
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+        if meta is not None and not (
+            isinstance(meta, dict) and isinstance(meta.get("event_type"), str)
+            and isinstance(meta.get("event_payload"), dict)
+        ):  # fmt: skip
+            return {"ok": False, "error": "invalid_metadata_format"}
         self._counter += 1
         ts = f"{int(time.time())}.{self._counter:06d}"
-        self.messages[(channel, ts)] = Message(channel, ts, text or "", blocks or [], thread_ts)
+        self.messages[(channel, ts)] = Message(
+            channel, ts, text or "", blocks or [], thread_ts, metadata=meta
+        )
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": text, "ts": ts}}
+
+    def _list(self) -> dict[str, Any]:
+        chans = [{"id": cid, "name": name, "is_channel": True}
+                 for name, cid in self.channels.items()]  # fmt: skip
+        return {"ok": True, "channels": chans, "response_metadata": {"next_cursor": ""}}
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.history_error:
+            return {"ok": False, "error": self.history_error}
+        channel = str(body.get("channel", ""))
+        if channel not in self.channels.values():
+            return {"ok": False, "error": "channel_not_found"}  # names are not accepted
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or 1e12)
+        limit = min(999, int(body.get("limit") or 100))
+        start = int(body.get("cursor") or 0)
+        with_meta = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = sorted(
+            (m for m in self.messages.values()
+             if m.channel == channel and m.thread_ts is None and oldest < float(m.ts) < latest),
+            key=lambda m: float(m.ts), reverse=True,
+        )  # fmt: skip
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        out = []
+        for m in page:
+            item: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text}
+            if with_meta and m.metadata is not None:
+                item["metadata"] = m.metadata
+            out.append(item)
+        cursor = str(start + limit) if more else ""
+        return {"ok": True, "messages": out, "has_more": more,
+                "response_metadata": {"next_cursor": cursor}}  # fmt: skip
 
     async def _webhook(self, request: web.Request) -> web.Response:
         try:

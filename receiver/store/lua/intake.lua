@@ -17,7 +17,11 @@
 -- ARGV[3]  history_max
 -- ARGV[4]  grace_ms                 ARGV[5] bucket_ttl_ms
 -- ARGV[6]  JSON array of bodies, built by receiver/pipeline/intake.py, each:
---   now: ms; alerts: [{fp, v, status, sev, startsAt, endsAt, doc, notif: {dest: record}}]
+--   now: ms; alerts: [{fp, v, status, sev, startsAt, endsAt, doc, notif: {dest: record},
+--                      esc: [policy, first step after ms] (firing alerts of a route with one),
+--                      slo: [service] (alerts matching SLO services), t0 / t1: the alert's
+--                      startsAt / endsAt in ms (firing / resolved alerts with slo),
+--                      hb: [heartbeat] (firing alerts matching heartbeats)}]
 --     doc: the descriptive fields as one JSON string (rewritten only when it changed)
 --     sev: the alert's severity (critical | warning | info), for the secondary indexes
 --   routed: [{route, storm: [threshold, window_ms] | false,
@@ -46,7 +50,7 @@ local function outdated(alerts)
   for _, a in ipairs(alerts) do
     a.ka, a.kn = k_alert(a.fp), k_notified(a.fp)
     a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
-      'nv', 'sev')
+      'nv', 'sev', 'slo')
     local v = '0'  -- no state record: the records expired with it (or never were)
     if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, '_v') or '0' end
     if v ~= a.v then
@@ -104,8 +108,46 @@ local function reindex(a, now, was, old_sev, moved)
   end
 end
 
+-- An escalation ladder for the alert's firing episode, unless it has one: state hash and
+-- its first step's due time (receiver/escalation runs it). a.esc = {policy, first_ms}.
+local function ladder(a, now)
+  local ke = k_escalation(a.fp)
+  if redis.call('HGET', ke, 'episode') == a.startsAt then return end
+  redis.call('DEL', ke)
+  local due = now + a.esc[2]
+  redis.call('HSET', ke, 'policy', a.esc[1], 'episode', a.startsAt, 'started', now,
+    'fired', 0, 'next_due', due, 'ended', '')
+  redis.call('ZADD', k_escalation_due(), due, a.fp)
+end
+
+-- SLO downtime intervals, written only when the alert's status moves: a firing episode
+-- opens one in each of its services (kept on the state record as `slo`, so the resolve
+-- closes exactly those, whatever the config says by then); the resolve closes them.
+-- Start and end are the alert's own times (Alertmanager's), never later than now.
+local function slo_open(a, now, fields)
+  local start = math.min(tonumber(a.t0) or now, now)
+  for _, s in ipairs(a.slo) do redis.call('HSETNX', k_slo_open(s), a.fp, start) end
+  fields[#fields + 1] = 'slo'
+  fields[#fields + 1] = table.concat(a.slo, ',')
+end
+
+local function slo_close(a, now, services)
+  local stop = math.min(tonumber(a.t1) or now, now)
+  for s in string.gmatch(services, '[^,]+') do
+    local ko = k_slo_open(s)
+    local start = redis.call('HGET', ko, a.fp)
+    if start then
+      redis.call('HDEL', ko, a.fp)
+      start = tonumber(start)
+      local stop_s = math.max(stop, start)
+      redis.call('ZADD', k_slo_closed(s), stop_s, start .. '|' .. stop_s .. '|' .. a.fp)
+    end
+  end
+  redis.call('HDEL', a.ka, 'slo')
+end
+
 -- Alert state: a few commands per alert, fewest for the commonest case (a re-send).
-local function record(a, now, kinds)
+local function record(a, now, kinds, seen)
   local ka, cur = a.ka, a.cur
   local was, kind = cur[1], 'unchanged'
   if not was then
@@ -142,8 +184,13 @@ local function record(a, now, kinds)
     fields[#fields + 1] = 'nv'
     fields[#fields + 1] = nv
   end
-  redis.call('HSET', ka, unpack(fields))
   local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
+  if moved and a.slo and a.status == 'firing' then slo_open(a, now, fields) end
+  redis.call('HSET', ka, unpack(fields))
+  if moved and cur[8] and a.status == 'resolved' then slo_close(a, now, cur[8]) end
+  if a.hb and a.status == 'firing' and kind ~= 'stale' then
+    for _, name in ipairs(a.hb) do seen[name] = now end
+  end
   local kh = k_history(a.fp)
   if moved then
     -- Times are validated RFC 3339 and status an enum: no JSON escaping is needed.
@@ -164,8 +211,13 @@ local function record(a, now, kinds)
   if a.status == 'resolved' then
     if moved then
       -- Resolved records stay readable for the retention, then expire with their history.
-      for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PEXPIRE', k, retention) end
+      -- A resolve ends the episode's escalation ladder.
+      local ke = k_escalation(a.fp)
+      for _, k in ipairs({ka, kh, a.kn, kd, ke}) do redis.call('PEXPIRE', k, retention) end
       redis.call('ZADD', expiry, now + retention, a.fp)
+      if redis.call('ZREM', k_escalation_due(), a.fp) == 1 then
+        redis.call('HSET', ke, 'ended', 'resolved')
+      end
     end
   elseif kind == 'new' then
     -- The others expired with the record; the delivery state is written by the workers
@@ -176,17 +228,10 @@ local function record(a, now, kinds)
     for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PERSIST', k) end
     redis.call('ZREM', expiry, a.fp)
   end
+  if a.esc and a.status == 'firing' and kind ~= 'stale' then ladder(a, now) end
 end
 
--- GCRA: the bucket key holds the theoretical arrival time (tat). Returns the time the
--- request may go (now when within the burst) and the tat to store if it is taken.
-local function slot(dest, rate, now)
-  local tat = tonumber(redis.call('GET', k_bucket(dest)) or '0')
-  if tat < now then tat = now end
-  local at = tat - (rate[2] - 1) * rate[1]
-  if at < now then at = now end
-  return at, tat + rate[1]
-end
+-- slot(dest, rate, now): the GCRA of store/lua/throttle.lua, put in front of this script.
 
 -- Digest buffer: one field per alert, "count|first_ms|last_ms", however often it comes;
 -- beyond the digest's max_alerts only `_more` counts, so the buffer stays bounded. It
@@ -252,8 +297,15 @@ local function intake(req)
   if conflict then return {conflict = conflict} end
   local now = tonumber(req.now)
   local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
-  for _, a in ipairs(req.alerts) do record(a, now, kinds) end
+  local seen = {}  -- heartbeat → arrival: one HSET per body however many alerts match
+  for _, a in ipairs(req.alerts) do record(a, now, kinds, seen) end
   flush_index_writes()
+  local hb = {}
+  for name, at in pairs(seen) do
+    hb[#hb + 1] = name
+    hb[#hb + 1] = at
+  end
+  if #hb > 0 then redis.call('HSET', k_heartbeat_seen(), unpack(hb)) end
   local actions = {}
   local function count(dest, action)
     actions[dest] = actions[dest] or {immediate = 0, delayed = 0, digest = 0, summary = 0}

@@ -42,7 +42,16 @@ TABLE = [
     ("digest schedule", GOOD + "digests:\n  d:\n    receiver: hook\n    to: [a@example.com]\n",
      "9: digests.d: give a schedule"),
     ("escalation", GOOD + "  routes:\n    - matchers: [team=db]\n      escalation: db\n",
-     "10: route.routes.0.escalation: escalation policies are not available"),
+     '10: route.routes.0.escalation: undefined escalation policy "db" (defined: none)'),
+    ("escalation receiver", GOOD + "  escalation: p\nescalation_policies:\n  p:\n    steps:\n"
+     "      - {after: 5m, receivers: [dba]}\n",
+     '12: escalation_policies.p.steps.0.receivers.0: undefined receiver "dba" (defined: hook)'),
+    ("escalation unused", GOOD + "escalation_policies:\n  p:\n    steps:\n"
+     "      - {after: 5m, receivers: [hook]}\n",
+     '9: escalation_policies.p: policy "p" is not used by any route'),
+    ("escalation order", GOOD + "  escalation: p\nescalation_policies:\n  p:\n    steps:\n"
+     "      - {after: 5m, receivers: [hook]}\n      - {after: 1m, receivers: [hook]}\n",
+     "11: escalation_policies.p.steps: steps must be in order of `after`"),
     ("misspelled key", GOOD.replace("route:\n  receivers", "route:\n  recievers"),
      '7: route.recievers: unknown key (did you mean "receivers"?)'),
     ("misspelled channel key", GOOD.replace("    url:", "    ulr:"),
@@ -65,9 +74,6 @@ TABLE = [
     ("api token name", GOOD + "api_tokens:\n  - {name: a, token: 0123456789abcdef, scopes: [read]}"
      "\n  - {name: a, token: fedcba9876543210, scopes: [admin]}\n",
      '10: api_tokens.1.name: duplicate token name "a"'),
-    ("api scope not built", GOOD + "api_tokens:\n"
-     "  - {name: a, token: 0123456789abcdef, scopes: [read, ack]}\n",
-     "9: api_tokens.0.scopes.1: scope ack is not available in this version"),
     ("api token short", GOOD + "api_tokens:\n  - {name: a, token: abc, scopes: [read]}\n",
      "9: api_tokens.0: token of 'a' has 3 characters; use at least 16"),
     ("api token is webhook's", GOOD.replace("auth: none", "auth:\n  bearer_tokens: "
@@ -98,6 +104,28 @@ TABLE = [
     ("oncall receiver", GOOD + "oncall:\n  rotations:\n    p:\n      members:\n"
      "        - {name: a, email: a@example.com, receiver: pager}\n",
      '12: oncall.rotations.p.members.0.receiver: undefined receiver "pager" (defined: hook)'),
+    ("slo receiver", GOOD + "slo:\n  services:\n    api:\n      objective: 99.9\n"
+     "      matchers: ['service=\"api\"']\n      notify: [pager]\n",
+     '13: slo.services.api.notify.0: undefined receiver "pager" (defined: hook)'),
+    ("slo matcher", GOOD + "slo:\n  services:\n    api:\n      objective: 99.9\n"
+     "      matchers: ['service=~\"(\"']\n",
+     "12: slo.services.api.matchers.0:"),
+    ("slo objective", GOOD + "slo:\n  services:\n    api:\n      objective: 100\n"
+     "      matchers: [service=api]\n",
+     "11: slo.services.api.objective:"),
+    ("slo window", GOOD + "slo:\n  services:\n    api:\n      objective: 99\n      window: 1h\n"
+     "      matchers: [service=api]\n",
+     "12: slo.services.api.window: window must be between 6h and 366d"),
+    ("slo thresholds", GOOD + "slo:\n  thresholds: [50, 50]\n",
+     "9: slo.thresholds: thresholds must not repeat"),
+    ("heartbeat receiver", GOOD + "heartbeats:\n  watchdog:\n    matchers: [alertname=Watchdog]\n"
+     "    notify: [pager]\n",
+     '11: heartbeats.watchdog.notify.0: undefined receiver "pager" (defined: hook)'),
+    ("heartbeat notify", GOOD + "heartbeats:\n  watchdog:\n    matchers: [alertname=Watchdog]\n",
+     "9: heartbeats.watchdog.notify:"),
+    ("heartbeat timeout", GOOD + "heartbeats:\n  watchdog:\n    matchers: [alertname=Watchdog]\n"
+     "    timeout: soon\n    notify: [hook]\n",
+     "11: heartbeats.watchdog.timeout: not a valid duration"),
 ]  # fmt: skip
 
 
@@ -171,4 +199,5 @@ def test_shipped_configs_pass_both(tmp_path: Path, redis_server: RedisServer) ->
         capture_output=True, text=True, timeout=60, cwd=ROOT, env=bare,
     )  # fmt: skip
     assert routes.returncode == 0, routes.stderr
-    assert "destinations: pagerduty, slack" in routes.stdout.splitlines()
+    # The SOP: a critical without a priority label climbs the P1 ladder.
+    assert "escalation: p1 (steps at 0s / 15m)" in routes.stdout.splitlines()

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 import yaml
 from aiohttp import web
 
-from tests.conftest import ROOT, TOKEN, AppFactory, RedisServer, auth, fixture_body
+from tests.conftest import ROOT, TOKEN, AppFactory, RedisServer, auth, fixture_body, until
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer
@@ -41,14 +41,6 @@ def channels(pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer) -> dict[str,
                  "from": "alerts@example.com",
                  "to": ["a@example.com", "b@example.com", "c@example.com"], "rate": "none"},
     }  # fmt: skip
-
-
-async def until(pred: Callable[[], Any], limit_s: float = 20) -> None:
-    deadline = time.monotonic() + limit_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def metric(text: str, name: str, **labels: str) -> float:

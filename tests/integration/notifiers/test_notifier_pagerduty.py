@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from receiver.models import Reason
+from receiver.models import AckInfo, Reason
 from receiver.notifiers.base import Outcome
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
 from receiver.notifiers.render import Renderer
@@ -168,10 +168,14 @@ async def test_acknowledge(pd: FakePagerDuty, session: Any) -> None:
     alert = fixture_alerts("warning-firing")[0]
     notifier = make(pd, session)
     sent = await notifier.send(notification(alert), {})
-    acked = await notifier.acknowledge(alert, sent.state)
-    assert acked.ok
+    ack = AckInfo(by="alice", at_ms=1, via="api")
+    acked = await notifier.send(notification(alert, Reason.ACKNOWLEDGED, ack=ack), sent.state)
+    assert acked.ok and acked.state == sent.state
     assert [e["event_action"] for e in pd.events] == ["trigger", "acknowledge"]
     assert pd.incidents == {sent.state["dedup_key"]: "acknowledged"}
+    # No un-acknowledge in the Events API: an unack sends nothing and fails nothing.
+    unacked = await notifier.send(notification(alert, Reason.UNACKNOWLEDGED, ack=ack), sent.state)
+    assert unacked.ok and len(pd.events) == 2
 
 
 async def test_repeat_triggers_the_same_incident(pd: FakePagerDuty, session: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from receiver.models import Reason
+from receiver.models import AckInfo, Reason
 from receiver.notifiers.base import Outcome
 from receiver.notifiers.render import TRUNCATED, Renderer
 from receiver.notifiers.slack import SlackConfig, SlackNotifier
@@ -46,7 +46,7 @@ async def test_one_message_updated_on_resolve(slack: FakeSlack, session: Any) ->
     assert msg.ts == first.state["ts"]
     assert len(msg.history) == 1
     assert "[FIRING]" in msg.history[0]["text"] and "[RESOLVED]" in msg.text
-    # No Acknowledge button: nothing would answer its callback (acks are not built yet).
+    # No Acknowledge button: this Renderer has no Slack callback (ack.slack) behind it.
     assert "ack" not in button_ids(msg.history[0]["blocks"])
     assert "ack" not in button_ids(msg.blocks)
     assert msg.blocks[0]["text"]["text"].startswith("✅ [RESOLVED]")
@@ -144,13 +144,28 @@ async def test_acknowledge_updates_the_message(slack: FakeSlack, session: Any) -
     alert = fixture_alerts("warning-firing")[0]
     notifier = make(slack, session)
     first = await notifier.send(notification(alert), {})
-    result = await notifier.acknowledge(alert, first.state, by="alice")
+    ack = AckInfo(by="alice", at_ms=1, via="api")
+    result = await notifier.send(notification(alert, Reason.ACKNOWLEDGED, ack=ack), first.state)
     assert result.ok, result.detail
+    assert result.state == first.state  # the same message, still this episode's
     (msg,) = slack.messages.values()
     assert msg.text.startswith("[ACKNOWLEDGED]")
     assert "acknowledged by alice" in msg.blocks[1]["text"]["text"]
     assert "ack" not in button_ids(msg.blocks)
     assert len(msg.history) == 1
+    # The unack shows the firing message again; still one message, never a new post.
+    again = await notifier.send(notification(alert, Reason.UNACKNOWLEDGED, ack=ack), first.state)
+    assert again.ok and len(slack.messages) == 1
+    assert msg.text.startswith("[FIRING]") and len(msg.history) == 2
+
+
+async def test_ack_without_a_message_posts_nothing(slack: FakeSlack, session: Any) -> None:
+    alert = fixture_alerts("warning-firing")[0]
+    ack = AckInfo(by="alice", at_ms=1, via="api")
+    result = await make(slack, session).send(
+        notification(alert, Reason.ACKNOWLEDGED, ack=ack), {}
+    )
+    assert result.ok and not slack.messages and not slack.requests
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ from tests.servers import fixture_alerts, notification
 
 def test_every_template_name_ships() -> None:
     shipped = Path(__file__).resolve().parents[3] / "receiver" / "templates"
-    # The digest's templates are built-in only (receiver/digest/render.py).
-    documents = {"digest_body.txt", "digest_body.html"}
+    # The digest's templates and the ack link pages are built-in only (receiver/digest/
+    # render.py, receiver/api/ack_links.py).
+    documents = {"digest_body.txt", "digest_body.html", "ack_confirm.html", "ack_result.html"}
     assert sorted(TEMPLATE_NAMES) == sorted(
         p.name for p in shipped.iterdir() if p.is_file() and p.name not in documents
     )

@@ -1,0 +1,124 @@
+"""Local vendors for the delivery bench, in a process of their own: PagerDuty, Slack, a
+webhook endpoint and SMTP (the test servers of tests/servers, which validate requests like
+the real APIs), plus a control endpoint that reports what arrived when.
+
+    .venv/bin/python bench/vendors.py --ready-file FILE
+
+Writes {"pagerduty", "slack_api", "webhook", "smtp_port", "control"} to FILE once listening;
+`GET <control>/arrivals` answers [[destination, alert id, time.monotonic()], ...]
+(CLOCK_MONOTONIC is system-wide, so the bench compares it with its own send times). The
+alert id is the `instance` label, or for Slack and email the alert fingerprint.
+Stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers.pagerduty import FakePagerDuty  # noqa: E402
+from tests.servers.slack import FakeSlack  # noqa: E402
+from tests.servers.smtp import RecordingHandler, SMTPServer  # noqa: E402
+
+
+class TimedHandler(RecordingHandler):
+    """Keeps only (fingerprint, arrival time) of each mail: the bench sends thousands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[tuple[str, float]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        fp = ""
+        for line in raw.split(b"\r\n"):
+            if line.lower().startswith(b"x-alert-fingerprint:"):
+                fp = line.split(b":", 1)[1].strip().decode()
+                break
+        self.arrivals.append((fp, time.monotonic()))
+        return "250 2.0.0 Ok: queued"
+
+
+async def serve(ready: Path) -> None:
+    pd, slack = FakePagerDuty(), FakeSlack()
+    await pd.start()
+    await slack.start()
+    hooks: list[tuple[str, float]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        doc = await request.json()
+        hooks.append((str(doc["alert"]["labels"].get("instance", "")), time.monotonic()))
+        return web.json_response({"ok": True})
+
+    smtp = SMTPServer()
+    smtp.handler = TimedHandler()
+    smtp.start()
+
+    async def arrivals(request: web.Request) -> web.Response:
+        out: list[tuple[str, str, float]] = []
+        for r in pd.requests:
+            if r.status == 202:
+                ev = json.loads(r.body)
+                out.append(("pd", str(ev["payload"]["custom_details"].get("instance")), r.at))
+        for r in slack.requests:
+            if r.path.endswith("chat.postMessage") and r.status == 200 and not r.error:
+                meta = r.body.get("metadata") or {}
+                out.append(("chat", str(meta.get("event_payload", {}).get("fingerprint")), r.at))
+        out += [("hook", i, t) for i, t in hooks]
+        assert isinstance(smtp.handler, TimedHandler)
+        out += [("mail", fp, t) for fp, t in smtp.handler.arrivals]
+        return web.json_response(out)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/arrivals", arrivals)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    info = {
+        "pagerduty": pd.base_url,
+        "slack_api": slack.api_url,
+        "webhook": base + "/hook",
+        "smtp_port": smtp.port,
+        "control": base,
+    }
+    await asyncio.to_thread(ready.write_text, json.dumps(info))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await pd.stop()
+    await slack.stop()
+    smtp.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--ready-file", type=Path, required=True)
+    args = ap.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(serve(args.ready_file))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

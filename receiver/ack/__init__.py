@@ -1,0 +1,1 @@
+"""Acknowledgements: who took an alert, and what an ack does elsewhere (Alertmanager silences)."""

@@ -1,0 +1,218 @@
+"""Signed one-click ack links for emails and digests: make and check their tokens.
+
+A token names one alert's firing episode (fingerprint + `startsAt`) and an expiry time,
+HMAC-SHA256-signed with the current secret. It is verified against the current and the
+previous secret, so links already in mailboxes keep working while a secret is rotated.
+Token: "v1." + base64url(JSON [fingerprint, startsAt, expiry s]) + "." + base64url(MAC).
+Everything here is pure except `LinkMaker`, which reads its injected clock (and the
+secret file once).
+"""
+
+from __future__ import annotations
+
+import binascii
+import enum
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from receiver.ack.service import ack_active
+from receiver.config_loader import StrictModel, read_secret_file
+from receiver.durations import Duration
+from receiver.models import AckInfo
+from receiver.notifiers.base import exactly_one
+from receiver.signing import b64, mac, unb64
+
+log = logging.getLogger(__name__)
+
+VERSION = "v1"
+# Domain separation: a MAC made for something else with the same secret is not a link.
+_CONTEXT = b"alert-receiver ack link v1\n"
+MIN_SECRET = 32  # characters: `openssl rand -hex 32` gives 64
+MAX_TOKEN = 1024  # longer is not ours: refused before any decoding
+MAX_FIELD = 256  # fingerprint / startsAt length bound
+
+
+class LinkErrorKind(enum.StrEnum):
+    MALFORMED = "malformed"  # not a token of ours at all (cut off, mangled)
+    TAMPERED = "tampered"  # well formed, but no accepted secret signed it
+    EXPIRED = "expired"  # signed by us, past its expiry
+
+
+@dataclass(frozen=True)
+class LinkError:
+    kind: LinkErrorKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a valid token vouches for."""
+
+    fingerprint: str
+    starts_at: str
+    expires_s: int
+
+
+def sign(fp: str, starts_at: str, expires_s: int, secret: str) -> str:
+    """A token for `fp`'s episode `starts_at`, valid until `expires_s` (Unix seconds)."""
+    body = b64(orjson.dumps([fp, starts_at, int(expires_s)]))
+    return f"{VERSION}.{body}.{b64(mac(secret, _CONTEXT, body))}"
+
+
+def verify(token: str, secrets: Sequence[str], now: float) -> LinkClaim | LinkError:
+    """The claim of `token` when one of `secrets` signed it and it has not expired."""
+    parts = token.split(".") if len(token) <= MAX_TOKEN else []
+    if len(parts) != 3 or parts[0] != VERSION:
+        return LinkError(LinkErrorKind.MALFORMED, "not an acknowledgement link")
+    _, body, mac_text = parts
+    try:
+        given = unb64(mac_text)
+        fields = orjson.loads(unb64(body))
+    except (binascii.Error, ValueError):
+        return LinkError(LinkErrorKind.MALFORMED, "the link is damaged or incomplete")
+    if not _well_formed(fields) or len(given) != hashlib.sha256().digest_size:
+        return LinkError(LinkErrorKind.MALFORMED, "the link is damaged or incomplete")
+    # Every secret is tried (no early exit): the time taken says nothing about which.
+    matches = [hmac.compare_digest(mac(s, _CONTEXT, body), given) for s in secrets if s]
+    if not any(matches):
+        return LinkError(LinkErrorKind.TAMPERED, "the link's signature does not match")
+    fp, starts_at, expires_s = fields
+    if now >= expires_s:
+        return LinkError(LinkErrorKind.EXPIRED, "the link has expired")
+    return LinkClaim(fp, starts_at, expires_s)
+
+
+def _well_formed(fields: object) -> bool:
+    if not isinstance(fields, list) or len(fields) != 3:
+        return False
+    fp, starts_at, expires_s = fields
+    return (
+        isinstance(fp, str)
+        and 0 < len(fp) <= MAX_FIELD
+        and isinstance(starts_at, str)
+        and len(starts_at) <= MAX_FIELD
+        and type(expires_s) is int
+        and expires_s > 0
+    )
+
+
+def _check_secret(value: str, what: str) -> str | None:
+    if len(value) < MIN_SECRET:
+        return f"{what} must be at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
+    return None
+
+
+class LinksConfig(StrictModel):
+    """`ack.links`: signed ack links in alert emails and digests."""
+
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    # Accepted as well while rotating: move the old `secret` here, set a new one.
+    previous_secret: SecretStr | None = None
+    previous_secret_file: Path | None = None
+    # Where people reach this service: links are base_url + "/ack/<token>".
+    base_url: str
+    ttl: Duration = Field(24 * 3600.0, description="how long a link stays valid")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        u = urlsplit(v)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("base_url must be an http(s) URL, e.g. https://alerts.example.org")
+        if u.query or u.fragment:
+            raise ValueError("base_url must not have a query or fragment")
+        return v.rstrip("/")
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, v: float) -> float:
+        if not 60 <= v <= 30 * 86400:
+            raise ValueError("ttl must be between 1m and 30d")
+        return v
+
+    @field_validator("secret", "previous_secret")
+    @classmethod
+    def _strong(cls, v: SecretStr | None) -> SecretStr | None:
+        msg = _check_secret(v.get_secret_value(), "the secret") if v is not None else None
+        if msg:
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _secrets(self) -> LinksConfig:
+        exactly_one(self, "secret", "secret_file")
+        exactly_one(self, "previous_secret", "previous_secret_file", required=False)
+        return self
+
+    def secrets(self) -> list[str]:
+        """[current, previous?], files read now (ValueError naming an unreadable one)."""
+        out = [self._one(self.secret, self.secret_file)]
+        if self.previous_secret is not None or self.previous_secret_file is not None:
+            out.append(self._one(self.previous_secret, self.previous_secret_file))
+        return out
+
+    @staticmethod
+    def _one(inline: SecretStr | None, path: Path | None) -> str:
+        return inline.get_secret_value() if inline is not None else read_secret_file(path or "")
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for secret files that cannot be read or are too short; run by
+        check-config and serve, skipped with `--no-secrets`."""
+        out: list[tuple[str, str]] = []
+        for field in ("secret_file", "previous_secret_file"):
+            path = getattr(self, field)
+            if path is None:
+                continue
+            try:
+                msg = _check_secret(read_secret_file(path), f"the secret in {path}")
+            except ValueError as e:
+                msg = str(e)
+            if msg:
+                out.append((field, msg))
+        return out
+
+
+def ack_in_force(rec: Mapping[str, Any], now_ms: int) -> AckInfo | None:
+    """The ack in force at `now_ms` on a decoded state record (as the alerts API shows
+    it: `ack` as stored, a JSON string, or already decoded), else None."""
+    raw = rec.get("ack")
+    if not raw:
+        return None
+    stored = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    if not isinstance(stored, dict):
+        return None
+    info = AckInfo.model_validate(stored)
+    episode = str(stored.get("startsAt", ""))
+    return info if ack_active(info, episode, str(rec.get("startsAt", "")), now_ms) else None
+
+
+class LinkMaker:
+    """Makes ack link URLs from a `LinksConfig`: signed with the current secret, valid
+    for `ttl` from now. The secret is read once, when the maker is built (start, reload);
+    if its file cannot be read then, mails go out without links rather than not at all."""
+
+    def __init__(self, cfg: LinksConfig, clock: Callable[[], float] = time.time) -> None:
+        self.base_url, self.ttl, self.clock = cfg.base_url, cfg.ttl, clock
+        try:
+            self._secret = cfg.secrets()[0]
+        except ValueError as e:
+            log.error("ack links disabled: %s", e)
+            self._secret = ""
+
+    def url(self, fp: str, starts_at: str) -> str:
+        """The link acknowledging `fp`'s episode `starts_at`; "" when links are unusable."""
+        if not self._secret or not fp:
+            return ""
+        token = sign(fp, starts_at, int(self.clock() + self.ttl), self._secret)
+        return f"{self.base_url}/ack/{token}"

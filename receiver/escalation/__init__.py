@@ -1,0 +1,1 @@
+"""Escalation policies: a ladder of steps for a firing alert nobody acknowledged."""

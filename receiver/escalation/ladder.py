@@ -1,0 +1,71 @@
+"""The escalation decision, pure: which step of a ladder is next, and when.
+
+Step `i` (over all rounds) is due `round * repeat_every + steps[i % levels].after` after the
+ladder started. The runner fires one step per decision, so steps overdue after an outage
+or an expired ack fire one after another, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receiver.escalation.config import EscalationPolicy
+
+
+@dataclass(frozen=True)
+class LadderState:
+    """What is known of one alert's ladder when deciding."""
+
+    started_ms: int
+    fired: int  # steps fired so far, over every round
+    ended: str = ""  # "" running, or why it stopped: acked | resolved | done
+    firing: bool = True  # the alert's current episode is the ladder's and still fires
+    ack_until_ms: int | None = None  # an ack in force: 0 = until resolved; None = none
+
+
+@dataclass(frozen=True)
+class Fire:
+    index: int  # over every round
+    level: int  # 1-based within the round
+    round: int  # 0-based
+    due_ms: int
+
+
+@dataclass(frozen=True)
+class Wait:
+    until_ms: int  # look again then
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str  # acked | resolved | done
+
+
+Decision = Fire | Wait | Stop
+
+
+def due_at(policy: EscalationPolicy, index: int, started_ms: int) -> int:
+    """When step `index` (over every round) is due."""
+    rnd, level = divmod(index, policy.levels)
+    every = policy.repeat_every or 0.0
+    return started_ms + int((rnd * every + policy.steps[level].after) * 1000)
+
+
+def next_escalation_step(policy: EscalationPolicy, state: LadderState, now_ms: int) -> Decision:
+    """Fire the next step, wait (for its due time or an ack's expiry), or stop."""
+    if state.ended:
+        return Stop(state.ended)
+    if not state.firing:
+        return Stop("resolved")
+    if state.ack_until_ms is not None:
+        if state.ack_until_ms == 0:
+            return Stop("acked")
+        if state.ack_until_ms > now_ms:
+            return Wait(state.ack_until_ms)
+    if state.fired >= policy.total:
+        return Stop("done")
+    due = due_at(policy, state.fired, state.started_ms)
+    if due > now_ms:
+        return Wait(due)
+    rnd, level = divmod(state.fired, policy.levels)
+    return Fire(state.fired, level + 1, rnd, due)

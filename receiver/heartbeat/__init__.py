@@ -1,0 +1,1 @@
+"""Heartbeats: a dead-man's switch on the alerting pipeline (Alertmanager's Watchdog)."""

@@ -1,0 +1,1 @@
+"""Service SLOs from alert history: config, interval math, figures and budget notifications."""

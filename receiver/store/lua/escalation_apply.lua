@@ -1,0 +1,100 @@
+-- Apply the runner's decisions for the ladders it claimed (escalation_claim.lua).
+--
+-- Per ladder, atomically: only if this claim still holds it at the step it decided from,
+-- re-check the alert (still firing in the ladder's episode, not acknowledged meanwhile),
+-- then fire (jobs to the outbox through the destination's throttle, notification records
+-- so the resolve reaches them and an ack acts on them, the step's log) and schedule the
+-- next step, or wait, or stop. An ack that lands after the claim wins: the step is not
+-- sent. Key names come from the prelude; slot() is store/lua/throttle.lua.
+--
+-- KEYS[1]  Keys.escalation_due
+-- ARGV[1]  key tag     ARGV[2] now (ms)     ARGV[3] claim id     ARGV[4] throttle key ttl
+-- ARGV[5]  JSON [{fp, fired, episode, action: fire|wait|stop, due (next) | false, reason,
+--                 jobs: [[dest, job, rate: [interval_ms, burst] | false]], step (log JSON),
+--                 told (names, comma-joined)}]
+-- Returns JSON [outcome per item]: fired | waiting | stopped | lost | resolved | acked.
+local now, claim, bucket_ttl = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local kdue = KEYS[1]
+
+local function acked_until(raw, episode)
+  if not raw then return nil end
+  local a = cjson.decode(raw)
+  if a.startsAt ~= episode then return nil end
+  local u = tonumber(a.until_ms)
+  if u == 0 or u > now then return u end
+  return nil
+end
+
+local function enqueue(j)
+  if not j[3] then
+    redis.call('XADD', k_outbox(), '*', 'job', j[2])
+    return
+  end
+  local at, tat = slot(j[1], j[3], now)
+  redis.call('SET', k_bucket(j[1]), tat, 'PX', bucket_ttl)
+  if at <= now then
+    redis.call('XADD', k_outbox(), '*', 'job', j[2])
+  else
+    redis.call('ZADD', k_delayed(), at, j[2])
+  end
+end
+
+local function fire(it, ke, cur)
+  local kn = k_notified(it.fp)
+  local v = tonumber(cur[2] or redis.call('HGET', kn, '_v') or '0') + 1
+  local rec = '{"status":"firing","starts_at":"' .. it.episode .. '","n":' .. now .. '}'
+  local args = {}
+  for _, j in ipairs(it.jobs) do
+    enqueue(j)
+    args[#args + 1] = j[1]
+    args[#args + 1] = rec
+  end
+  args[#args + 1] = '_v'
+  args[#args + 1] = v
+  redis.call('HSET', kn, unpack(args))
+  redis.call('HSET', k_alert(it.fp), 'nv', v)
+  redis.call('HSET', ke, 'fired', it.fired + 1, 'step:' .. it.fired, it.step, 'told', it.told,
+    'claim', '')
+end
+
+local out = {}
+for i, it in ipairs(cjson.decode(ARGV[5])) do
+  local ke = k_escalation(it.fp)
+  local e = redis.call('HMGET', ke, 'claim', 'fired', 'episode')
+  local cur = redis.call('HMGET', k_alert(it.fp), 'status', 'nv', 'startsAt', 'ack')
+  if e[1] ~= claim or tonumber(e[2]) ~= it.fired or e[3] ~= it.episode then
+    out[i] = 'lost'
+  elseif cur[1] ~= 'firing' or cur[3] ~= it.episode then
+    redis.call('ZREM', kdue, it.fp)
+    redis.call('HSET', ke, 'ended', 'resolved', 'claim', '')
+    out[i] = 'resolved'
+  else
+    local u = acked_until(cur[4], it.episode)
+    if u ~= nil and it.action == 'fire' then
+      if u == 0 then
+        redis.call('ZREM', kdue, it.fp)
+        redis.call('HSET', ke, 'ended', 'acked', 'claim', '')
+      else
+        redis.call('ZADD', kdue, u, it.fp)
+        redis.call('HSET', ke, 'claim', '')
+      end
+      out[i] = 'acked'
+    else
+      if it.action == 'fire' then
+        fire(it, ke, cur)
+        out[i] = 'fired'
+      else
+        redis.call('HSET', ke, 'claim', '')
+        out[i] = it.action == 'wait' and 'waiting' or 'stopped'
+      end
+      if it.action == 'stop' or not it.due then
+        redis.call('ZREM', kdue, it.fp)
+        redis.call('HSET', ke, 'ended', it.reason)
+      else
+        redis.call('ZADD', kdue, it.due, it.fp)
+        if it.action == 'fire' then redis.call('HSET', ke, 'next_due', it.due) end
+      end
+    end
+  end
+end
+return cjson.encode(out)

@@ -1,0 +1,63 @@
+"""The console's routes and template environment: `add_routes(app, settings)` registers
+them when `console` is on (a session secret is configured); otherwise none of its URLs
+exist."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from receiver.settings import Settings
+from receiver.web import alerts, login, pages, views
+from receiver.web.auth import CONSOLE, Console
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment(static: dict[str, login.StaticFile]) -> jinja2.Environment:
+    """The console's templates: autoescaped, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["iso"] = views.iso
+    env.filters["ms"] = views.to_ms
+    env.globals["ago"] = views.ago
+    env.globals["static"] = lambda name: f"/console/static/{name}?v={static[name].version}"
+    return env
+
+
+def add_routes(app: web.Application, settings: Settings,
+               clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    """The console's routes, when it is on at start (turning it on needs a restart)."""
+    if not settings.console.on:
+        return
+    static = login.load_static()
+    app[login.STATIC] = static
+    app[CONSOLE] = Console(environment(static), clock)
+    r = app.router
+    r.add_get("/", login.root)
+    r.add_get("/login", login.login_form)
+    r.add_post("/login", login.login)
+    r.add_post("/logout", login.logout)
+    r.add_get("/console/static/{name}", login.static)
+    r.add_get("/console", login.root)
+    r.add_get("/console/alerts", alerts.alert_list)
+    r.add_get("/console/alerts/{fingerprint}", alerts.alert_page)
+    r.add_post("/console/alerts/{fingerprint}/ack", alerts.ack)
+    r.add_post("/console/alerts/{fingerprint}/unack", alerts.unack)
+    r.add_get("/console/oncall", pages.oncall)
+    r.add_get("/console/digests", pages.digests)
+    r.add_get("/console/digests/{name}", pages.digest_preview)
+    r.add_get("/console/dlq", pages.dead_letters)
+    r.add_get("/console/dlq/{id}", pages.dead_letter)
+    r.add_post("/console/dlq/replay", pages.replay)
+    r.add_post("/console/dlq/{id}/replay", pages.replay)
+    r.add_get("/console/health", pages.health_page)
