@@ -31,10 +31,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import redis as sync_redis
 import yaml
 
@@ -50,6 +52,7 @@ from receiver.store.embedded import find_redis_server  # noqa: E402
 TARGET_RATE = 1_000  # notifications/s per process (PagerDuty + Slack + webhook)
 TARGET_P99_S = 1.0  # at 200 alerts/s x 3 destinations on two replicas
 DESTS = ("pd", "chat", "hook")
+STAGES = ("ceiling", "sustained", "email", "latency")
 
 
 def labels(run: str, i: int) -> dict[str, str]:
@@ -111,18 +114,33 @@ def receiver_procs(
         yield urls
 
 
-async def arrivals(control: str) -> list[tuple[str, str, float]]:
-    async with aiohttp.ClientSession() as s, s.get(control + "/arrivals") as r:
-        return [(d, i, t) for d, i, t in await r.json()]
+class ArrivalLog:
+    """Every arrival the vendors reported, fetched incrementally (`?since=`)."""
+
+    def __init__(self, control: str) -> None:
+        self.control = control
+        self.all: list[tuple[str, str, float]] = []
+
+    async def fetch(self) -> list[tuple[str, str, float]]:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(self.control + "/arrivals", params={"since": str(len(self.all))}) as r,
+        ):
+            self.all += [(d, i, t) for d, i, t in await r.json()]
+        return self.all
 
 
 async def wait_delivered(
-    control: str, expected: set[tuple[str, str]], limit_s: float
+    log: ArrivalLog, expected: set[tuple[str, str]], limit_s: float
 ) -> list[tuple[str, str, float]]:
     """The arrivals of the `expected` notifications, once all are in (or at the limit)."""
     deadline = time.monotonic() + limit_s
+    got: list[tuple[str, str, float]] = []
+    scanned = len(log.all)  # earlier stages' arrivals are not this one's
     while True:
-        got = [a for a in await arrivals(control) if (a[0], a[1]) in expected]
+        everything = await log.fetch()
+        got += [a for a in everything[scanned:] if (a[0], a[1]) in expected]
+        scanned = len(everything)
         if len(got) >= len(expected) or time.monotonic() > deadline:
             return got
         await asyncio.sleep(0.25)
@@ -140,8 +158,8 @@ def ids(run: str, i: int, dest: str) -> str:
     return fingerprint(lab) if dest in ("chat", "mail") else lab["instance"]
 
 
-async def sustained(url: str, control: str, run: str, alerts: int, dests: tuple[str, ...],
-                    label: str) -> list[str]:  # fmt: skip
+async def sustained(url: str, log: ArrivalLog, run: str, alerts: int, dests: tuple[str, ...],
+                    label: str, figures: dict[str, float]) -> list[str]:  # fmt: skip
     started = time.monotonic()
     async with aiohttp.ClientSession() as s:
         for first in range(0, alerts, 100):
@@ -150,22 +168,21 @@ async def sustained(url: str, control: str, run: str, alerts: int, dests: tuple[
                 assert r.status == 200, await r.text()
     posted = time.monotonic()
     expected = {(d, ids(run, i, d)) for i in range(alerts) for d in dests}
-    got = await wait_delivered(control, expected, 120)
+    got = await wait_delivered(log, expected, 120)
     times = sorted(t for _, _, t in got)
     span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
     rate = len(got) / span if span else float("nan")
+    figures["mail" if "mail" in dests else "mix"] = rate
     line = (f"{label}: {len(got):,} notifications in {span:.1f} s = {rate:,.0f}/s per process "
             f"(intake of {alerts:,} alerts took {posted - started:.1f} s meanwhile)")  # fmt: skip
     out = [line]
-    if "mail" not in dests:
-        out.append(f"  target >= {TARGET_RATE:,}/s: {'ok' if rate >= TARGET_RATE else 'MISS'}")
     if bad := check(got, expected):
         out.append("  " + bad)
     return out
 
 
-async def latency(urls: list[str], control: str, run: str, rate: float,
-                  duration: float) -> list[str]:  # fmt: skip
+async def latency(urls: list[str], log: ArrivalLog, run: str, rate: float, duration: float,
+                  figures: dict[str, float]) -> list[str]:  # fmt: skip
     n = int(rate * duration)
     sent: dict[str, float] = {}
     failed = 0
@@ -189,7 +206,7 @@ async def latency(urls: list[str], control: str, run: str, rate: float,
             tasks.append(asyncio.create_task(post(i)))
         await asyncio.gather(*tasks)
     expected = {(d, ids(run, i, d)) for i in range(n) for d in DESTS}
-    got = await wait_delivered(control, expected, 60)
+    got = await wait_delivered(log, expected, 60)
     fp_to_inst = {fingerprint(labels(run, i)): labels(run, i)["instance"] for i in range(n)}
     lat = sorted(t - sent[fp_to_inst.get(i, i)] for d, i, t in got
                  if fp_to_inst.get(i, i) in sent)  # fmt: skip
@@ -199,29 +216,113 @@ async def latency(urls: list[str], control: str, run: str, rate: float,
     def pct(q: float) -> float:
         return lat[min(len(lat) - 1, int(q * len(lat)))]
 
+    figures[f"p50@{rate:g}"], figures[f"p99@{rate:g}"] = pct(0.5), pct(0.99)
     line = (f"latency at {rate:.0f} alerts/s x 3 destinations, {len(urls)} replicas, "
             f"{duration:.0f} s: accepted->delivered p50 {pct(0.5) * 1000:.0f} ms, "
             f"p99 {pct(0.99) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms "
             f"({len(got):,} notifications, {failed} webhooks refused)")  # fmt: skip
     out = [line]
-    if rate == 200:
-        out.append(f"  target p99 < {TARGET_P99_S:.0f} s: "
-                   f"{'ok' if pct(0.99) < TARGET_P99_S else 'MISS'}")  # fmt: skip
     if bad := check(got, expected):
         out.append("  " + bad)
     return out
 
 
+def ceiling_requests(v: dict[str, Any]) -> list[tuple[str, bytes, dict[str, str]]]:
+    """One valid request per HTTP vendor, as the receiver would send it (smaller)."""
+    pd = {"routing_key": "R" * 32, "event_action": "trigger", "dedup_key": "ceiling",
+          "payload": {"summary": "ceiling", "source": "bench", "severity": "critical",
+                      "custom_details": {"instance": "ceiling"}}}  # fmt: skip
+    chat = {"channel": "C0ALERTS", "text": "ceiling"}
+    hook = {"alert": {"labels": {"instance": "ceiling"}}}
+    js = {"Content-Type": "application/json"}
+    return [
+        (v["pagerduty"].rstrip("/") + "/v2/enqueue", json.dumps(pd).encode(), js),
+        (v["slack_api"] + "chat.postMessage", json.dumps(chat).encode(),
+         {**js, "Authorization": "Bearer xoxb-test-token"}),
+        (v["webhook"], json.dumps(hook).encode(), js),
+    ]  # fmt: skip
+
+
+async def ceiling(v: dict[str, Any], seconds: float, figures: dict[str, float]) -> list[str]:
+    """The vendors' own rate, same run: a trivial client (64 requests in flight, the three
+    HTTP vendors in turn; 4 SMTP connections), nothing else running."""
+    reqs = ceiling_requests(v)
+    done = 0
+    conn = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=conn) as s:
+
+        async def loop(k: int, until: float) -> None:
+            nonlocal done
+            while time.monotonic() < until:
+                url, data, headers = reqs[(done + k) % len(reqs)]
+                async with s.post(url, data=data, headers=headers) as r:
+                    await r.read()
+                    assert r.status < 300, (url, r.status)
+                done += 1
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(loop(k, t0 + seconds) for k in range(64)))
+        http = done / (time.monotonic() - t0)
+    mails = 0
+
+    async def mail_loop(until: float) -> None:
+        nonlocal mails
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=v["smtp_port"], use_tls=False,
+                               start_tls=False)  # fmt: skip
+        await smtp.connect()
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "bench@example.com", "x@example.com", "c"
+        msg.set_content("ceiling\n")
+        while time.monotonic() < until:
+            await smtp.send_message(msg)
+            mails += 1
+        await smtp.quit()
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(mail_loop(t0 + seconds) for _ in range(4)))
+    smtp_rate = mails / (time.monotonic() - t0)
+    figures["ceiling"], figures["mail_ceiling"] = http, smtp_rate
+    return [f"ceiling: the local vendors with a trivial client: {http:,.0f} HTTP requests/s "
+            f"(PagerDuty + Slack + webhook in turn, 64 in flight), {smtp_rate:,.0f} mails/s "
+            f"(4 SMTP connections)"]  # fmt: skip
+
+
+def verdict(f: dict[str, float]) -> list[str]:
+    """The targets against the figures of this run (absent figures are skipped)."""
+    out = ["delivery summary:"]
+    if "mix" in f:
+        ratio = f" = {f['mix'] / f['ceiling']:.2f}x the vendors' ceiling" if "ceiling" in f else ""
+        ok = "ok" if f["mix"] >= TARGET_RATE else "MISS"
+        out.append(f"  sustained PagerDuty + Slack + webhook: {f['mix']:,.0f} notifications/s "
+                   f"per process{ratio}; target >= {TARGET_RATE:,}/s: {ok}")  # fmt: skip
+    if "mail" in f:
+        ratio = (f" = {f['mail'] / f['mail_ceiling']:.2f}x the SMTP ceiling"
+                 if "mail_ceiling" in f else "")  # fmt: skip
+        out.append(f"  email only: {f['mail']:,.0f} mails/s per process{ratio} (no target)")
+    for key in sorted((k for k in f if k.startswith("p50@")), key=lambda k: float(k[4:])):
+        r = key[4:]
+        line = (f"  accepted->delivered at {r} alerts/s x 3, two replicas: "
+                f"p50 {f[key] * 1000:,.0f} ms, p99 {f['p99@' + r] * 1000:,.0f} ms")  # fmt: skip
+        if float(r) == 200:
+            line += f"; target p99 < {TARGET_P99_S:g} s: "
+            line += "ok" if f["p99@" + r] < TARGET_P99_S else "MISS"
+        out.append(line)
+    return out
+
+
 def run(duration: float = 10.0, rates: tuple[float, ...] = (50, 200, 500),
         receiver: str | None = None, alerts: int = 0,
-        workers: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
-    """All delivery figures, as printable lines (a failed check has FAIL in its line)."""
+        workers: dict[str, Any] | None = None,
+        stages: tuple[str, ...] = STAGES) -> list[str]:  # fmt: skip
+    """All delivery figures, as printable lines (a failed check has FAIL in its line, a
+    missed target MISS)."""
     binary = receiver or find_receiver()
     if binary is None:
         raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
-    alerts = alerts or int(max(1000, 400 * duration))
+    alerts = alerts or int(max(2000, 600 * duration))
     work = Path(tempfile.mkdtemp(prefix="alert-receiver-delivery-"))
     lines: list[str] = []
+    figures: dict[str, float] = {}
     try:
         ready = work / "vendors.json"
         vendors = Proc("vendors", [sys.executable, str(BENCH / "vendors.py"), "--ready-file",
@@ -237,13 +338,20 @@ def run(duration: float = 10.0, rates: tuple[float, ...] = (50, 200, 500),
             while not ready.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
             v = json.loads(ready.read_text())
+            log = ArrivalLog(v["control"])
             url = f"redis://127.0.0.1:{rport}/0"
-            stages: list[tuple[str, tuple[str, ...], int, Any]] = [
-                ("sustained (PagerDuty + Slack + webhook)", DESTS, 1, None),
-                ("email only", ("mail",), 1, None),
-                *((f"latency {r:g}", DESTS, 2, r) for r in rates),
-            ]
-            for k, (label, dests, count, rate) in enumerate(stages):
+            if "ceiling" in stages:
+                print("bench: delivery: ceiling", flush=True)
+                got = asyncio.run(ceiling(v, min(duration, 5.0), figures))
+                print(*got, sep="\n", flush=True)
+                lines += got
+            plan: list[tuple[str, tuple[str, ...], int, Any]] = [
+                *([("sustained (PagerDuty + Slack + webhook)", DESTS, 1, None)]
+                  if "sustained" in stages else []),
+                *([("email only", ("mail",), 1, None)] if "email" in stages else []),
+                *((f"latency {r:g}", DESTS, 2, r) for r in rates if "latency" in stages),
+            ]  # fmt: skip
+            for k, (label, dests, count, rate) in enumerate(plan):
                 sync_redis.Redis(port=rport).flushall()
                 print(f"bench: delivery: {label}", flush=True)
                 with receiver_procs(binary, work, url, receivers(v, dests), count, f"s{k}",
@@ -251,14 +359,16 @@ def run(duration: float = 10.0, rates: tuple[float, ...] = (50, 200, 500),
                     u = [base for base, _ in procs]
                     run_id = f"d{os.getpid()}x{k}"
                     if rate is None:
-                        n = alerts if dests != ("mail",) else max(500, alerts // 4)
-                        got = asyncio.run(sustained(u[0], v["control"], run_id, n, dests,
-                                                    label))  # fmt: skip
+                        n = alerts if dests != ("mail",) else max(1000, alerts // 3)
+                        got = asyncio.run(sustained(u[0], log, run_id, n, dests, label,
+                                                    figures))  # fmt: skip
                     else:
-                        got = asyncio.run(latency(u, v["control"], run_id, rate, duration))
-                for line in got:
-                    print(line, flush=True)
+                        got = asyncio.run(latency(u, log, run_id, rate, duration, figures))
+                print(*got, sep="\n", flush=True)
                 lines += got
+        summary = verdict(figures)
+        print(*summary, sep="\n", flush=True)
+        lines += summary
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return lines
@@ -271,11 +381,23 @@ def main() -> int:
     ap.add_argument("--rates", default="50,200,500", help="alerts/s for the latency figures")
     ap.add_argument("--alerts", type=int, default=0, help="backlog for `sustained`")
     ap.add_argument("--receiver", default=None)
+    ap.add_argument("--stages", default=",".join(STAGES),
+                    help=f"which figures, of {','.join(STAGES)}")  # fmt: skip
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="workers.concurrency of the receivers (default: the config default)",
+    )
     args = ap.parse_args()
     if not 0 < args.duration <= 600:
         ap.error("--duration must be in (0, 600]")
     rates = tuple(float(r) for r in args.rates.split(",") if r)
-    lines = run(args.duration, rates, args.receiver, args.alerts)
+    workers = {"concurrency": args.concurrency} if args.concurrency else None
+    stages = tuple(x for x in args.stages.split(",") if x)
+    if unknown := set(stages) - set(STAGES):
+        ap.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    lines = run(args.duration, rates, args.receiver, args.alerts, workers, stages)
     return 1 if any("FAIL" in line for line in lines) else 0
 
 

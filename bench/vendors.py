@@ -5,7 +5,8 @@ the real APIs), plus a control endpoint that reports what arrived when.
     .venv/bin/python bench/vendors.py --ready-file FILE
 
 Writes {"pagerduty", "slack_api", "webhook", "smtp_port", "control"} to FILE once listening;
-`GET <control>/arrivals` answers [[destination, alert id, time.monotonic()], ...]
+`GET <control>/arrivals[?since=k]` answers [[destination, alert id, time.monotonic()], ...]
+(from the k-th arrival on)
 (CLOCK_MONOTONIC is system-wide, so the bench compares it with its own send times). The
 alert id is the `instance` label, or for Slack and email the alert fingerprint.
 Stops on SIGTERM.
@@ -65,24 +66,47 @@ async def serve(ready: Path) -> None:
     smtp.handler = TimedHandler()
     smtp.start()
 
-    async def arrivals(request: web.Request) -> web.Response:
-        out: list[tuple[str, str, float]] = []
-        for r in pd.requests:
+    # Every arrival, in the order polls found them; `?since=k` answers the entries from k
+    # on, so a poll costs what arrived since the last one (the bench polls 4x a second).
+    log: list[tuple[str, str, float]] = []
+    seen = {"pd": 0, "chat": 0, "hook": 0, "mail": 0}
+
+    def answered(requests: list[Any], source: str) -> list[Any]:
+        """The requests from the cursor on that have their answer (status) already; a
+        request still being answered waits for the next poll."""
+        start = end = seen[source]
+        while end < len(requests) and requests[end].status:
+            end += 1
+        seen[source] = end
+        return requests[start:end]
+
+    def collect() -> None:
+        for r in answered(pd.requests, "pd"):
             if r.status == 202:
                 ev = json.loads(r.body)
-                out.append(("pd", str(ev["payload"]["custom_details"].get("instance")), r.at))
-        for r in slack.requests:
+                log.append(("pd", str(ev["payload"]["custom_details"].get("instance")), r.at))
+        for r in answered(slack.requests, "chat"):
             if r.path.endswith("chat.postMessage") and r.status == 200 and not r.error:
                 meta = r.body.get("metadata") or {}
-                out.append(("chat", str(meta.get("event_payload", {}).get("fingerprint")), r.at))
-        out += [("hook", i, t) for i, t in hooks]
+                log.append(("chat", str(meta.get("event_payload", {}).get("fingerprint")), r.at))
+        log.extend(("hook", i, t) for i, t in hooks[seen["hook"] :])
+        seen["hook"] = len(hooks)
         assert isinstance(smtp.handler, TimedHandler)
-        out += [("mail", fp, t) for fp, t in smtp.handler.arrivals]
-        return web.json_response(out)
+        mail = smtp.handler.arrivals
+        log.extend(("mail", fp, t) for fp, t in mail[seen["mail"] :])
+        seen["mail"] = len(mail)
+
+    async def arrivals(request: web.Request) -> web.Response:
+        collect()
+        return web.json_response(log[int(request.query.get("since", "0")) :])
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/hook", hook)
     app.router.add_get("/arrivals", arrivals)
+    app.router.add_post("/ping", ping)  # the ceiling's trivial endpoint (bench/delivery.py)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

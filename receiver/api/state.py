@@ -15,7 +15,8 @@ from receiver.digest.store import DigestStore
 from receiver.heartbeat.checker import HeartbeatChecker
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
-from receiver.pipeline.intake import Intake, IntakeResult
+from receiver.pipeline.entries import IntakeResult
+from receiver.pipeline.intake import Intake
 from receiver.settings import Settings
 from receiver.slo.store import SloStore
 from receiver.store.alerts import AlertReader

@@ -92,10 +92,15 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: claim and process jobs; survives Redis outages."""
         keeper = asyncio.create_task(self._keep_leases(stop))
+        group_ready = False
         while not stop.is_set():
             try:
-                await self.ensure_group()
-                self.status, self.error = "ok", None  # Redis answered
+                if not group_ready:
+                    # Once, and again after any Redis error (a Redis that lost its data
+                    # answers NOGROUP): not a round trip per read.
+                    await self.ensure_group()
+                    group_ready = True
+                    self.status, self.error = "ok", None  # Redis answered
                 free = self.concurrency - len(self._tasks)
                 if free <= 0:
                     await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -107,10 +112,12 @@ class Worker:
                     OUTBOX_GROUP, self.consumer, {self.keys.outbox: ">"}, count=free,
                     block=_BLOCK_MS,
                 )  # fmt: skip
+                self.status, self.error = "ok", None  # Redis answered
                 for _stream, entries in resp or []:
                     for entry_id, fields in entries:
                         self._spawn(entry_id, fields, reclaimed=False)
             except (RedisError, OSError) as e:
+                group_ready = False
                 self.status, self.error = "down", type(e).__name__
                 log.warning("worker: redis unavailable, retrying",
                             extra={"error": repr(e), "redis": self.target})  # fmt: skip

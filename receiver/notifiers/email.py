@@ -2,7 +2,8 @@
 
 The firing mail's Message-ID is derived from (fingerprint, startsAt), so a redelivery carries
 the same id and the resolved mail can point at it (In-Reply-To / References) without state.
-One SMTP connection is kept for a burst and closed after `idle_timeout` seconds unused.
+SMTP connections are pooled per receiver: a few mails share one connection, a backlog opens
+more (up to `connections`), and each is closed after `idle_timeout` seconds unused.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
@@ -65,7 +67,10 @@ class EmailConfig(ChannelBase):
     from_: str = Field(alias="from")
     to: list[str] = Field(min_length=1)
     timeout: float = Field(10.0, gt=0, description="seconds for one whole send")
-    idle_timeout: float = Field(5.0, ge=0, description="keep the connection this long unused")
+    idle_timeout: float = Field(5.0, ge=0, description="keep a connection this long unused")
+    # The most SMTP connections open at once to this server (a backlog uses them in
+    # parallel; a few mails share one). Counted in the file-descriptor reserve.
+    connections: int = Field(4, ge=1, le=32)
     message_id_domain: str | None = None  # default: the domain of `from`
     hello: str | None = None  # EHLO name; default: this host's FQDN
 
@@ -171,6 +176,11 @@ def classify_smtp(e: BaseException) -> DeliveryResult:
     return classify_exception(e, "email")
 
 
+# A new connection is opened only when this many sends per open connection are waiting:
+# a few mails in a row share one connection (kind to the relay), a backlog fans out.
+_QUEUE_PER_CONNECTION = 4
+
+
 class EmailNotifier(NotifierBase[EmailConfig]):
     def __init__(
         self,
@@ -191,11 +201,26 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         self._domain = (
             cfg.message_id_domain or self._sender.rpartition("@")[2] or "alert-receiver.invalid"
         )
-        self._lock = asyncio.Lock()
-        self._smtp: aiosmtplib.SMTP | None = None
-        self._idle: asyncio.TimerHandle | None = None
-        self._closer: asyncio.Task[None] | None = None
+        # The pool: idle connections (most recently used last) with when they went idle,
+        # how many are open (idle, in use or connecting) and sends waiting for one.
+        self._cond = asyncio.Condition()
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._open = 0
+        self._waiting = 0
+        self._reaper: asyncio.TimerHandle | None = None
+        self._closers: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.connections = 0  # SMTP connections opened so far (reuse is visible in tests)
+
+    @property
+    def open_connections(self) -> int:
+        """SMTP connections open now (idle, in use or connecting)."""
+        return self._open
+
+    @property
+    def _smtp(self) -> aiosmtplib.SMTP | None:
+        """The idle connection the next send takes (None when none is open)."""
+        return self._idle[-1][0] if self._idle else None
 
     def build(self, n: Notification) -> EmailMessage:
         mid, parent = message_ids(n, self._domain)
@@ -244,19 +269,18 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         state has its Message-ID (`remember`) and the refused recipients, if any."""
         if self._config_error:
             return invalid_config(f"email: {self._config_error}")
-        async with self._lock:
-            self._cancel_idle_timer()
-            try:
-                async with asyncio.timeout(self.cfg.timeout):
-                    smtp = await self._connection()
-                    refused, _ = await smtp.send_message(
-                        msg, sender=self._sender, recipients=recipients
-                    )
-            except Exception as e:
-                self._drop_connection()
-                return classify_smtp(e)
-            finally:
-                self._start_idle_timer()
+        smtp = None
+        try:
+            smtp = await self._acquire()  # waiting for a pooled connection is not the send
+            async with asyncio.timeout(self.cfg.timeout):
+                if smtp is None:
+                    smtp = await self._connect()
+                refused, _ = await smtp.send_message(msg, sender=self._sender,
+                                                     recipients=recipients)  # fmt: skip
+        except Exception as e:
+            await self._release(smtp, healthy=False)
+            return classify_smtp(e)
+        await self._release(smtp, healthy=True)
         mid = str(msg["Message-ID"])
         state = {"message_id": mid} if remember else {}
         if not refused:
@@ -268,17 +292,51 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         )
 
     async def close(self) -> None:
-        self._cancel_idle_timer()
-        await self._close_connection()
+        """Close the idle connections now, those in use once their send is done."""
+        async with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._cond.notify_all()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        await asyncio.gather(*(self._quit(smtp) for smtp, _ in idle))
+        if self._closers:
+            await asyncio.gather(*self._closers, return_exceptions=True)
 
-    async def _connection(self) -> aiosmtplib.SMTP:
-        smtp = self._smtp
-        if smtp is not None and smtp.is_connected:
+    async def _acquire(self) -> aiosmtplib.SMTP | None:
+        """A checked idle connection, or None: the caller opens a new one (its place in
+        the pool is taken). Waits while the pool is at its size or has few waiters."""
+        while True:
+            async with self._cond:
+                while True:
+                    if self._idle:
+                        smtp, _ = self._idle.pop()
+                        break
+                    if (
+                        self._closed
+                        or self._open == 0
+                        or (
+                            self._open < self.cfg.connections
+                            and self._waiting >= _QUEUE_PER_CONNECTION * self._open
+                        )
+                    ):
+                        self._open += 1
+                        return None
+                    self._waiting += 1
+                    try:
+                        await self._cond.wait()
+                    finally:
+                        self._waiting -= 1
             try:
-                await smtp.noop()  # the server may have dropped an idle connection
+                async with asyncio.timeout(self.cfg.timeout):
+                    await smtp.noop()  # the server may have dropped an idle connection
                 return smtp
-            except (aiosmtplib.SMTPException, OSError):
-                self._drop_connection()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                await self._release(smtp, healthy=False)  # and take another
+
+    async def _connect(self) -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(
             hostname=self.cfg.host,
             port=self.cfg.effective_port,
@@ -293,36 +351,50 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         )
         await smtp.connect()
         self.connections += 1
-        self._smtp = smtp
         return smtp
 
-    def _drop_connection(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is not None:
+    async def _release(self, smtp: aiosmtplib.SMTP | None, healthy: bool) -> None:
+        """Back to the pool after a send (None: the connection was never opened)."""
+        async with self._cond:
+            if healthy and smtp is not None and smtp.is_connected and not self._closed:
+                self._idle.append((smtp, time.monotonic()))
+                self._schedule_reaper()
+            else:
+                self._open -= 1
+                if smtp is not None:
+                    if healthy and smtp.is_connected:  # closed meanwhile: say goodbye
+                        self._spawn_quit(smtp)
+                    else:
+                        smtp.close()
+            self._cond.notify(1)
+
+    def _schedule_reaper(self) -> None:
+        if self._reaper is None and self._idle:
+            oldest = self._idle[0][1]
+            delay = max(0.0, oldest + self.cfg.idle_timeout - time.monotonic())
+            self._reaper = asyncio.get_running_loop().call_later(delay, self._reap)
+
+    def _reap(self) -> None:
+        """Close the connections unused for `idle_timeout` (the oldest idle come first)."""
+        self._reaper = None
+        deadline = time.monotonic() - self.cfg.idle_timeout
+        n = 0
+        while n < len(self._idle) and self._idle[n][1] <= deadline:
+            n += 1
+        stale, self._idle = self._idle[:n], self._idle[n:]
+        self._open -= len(stale)
+        for smtp, _ in stale:
+            self._spawn_quit(smtp)
+        self._schedule_reaper()
+
+    def _spawn_quit(self, smtp: aiosmtplib.SMTP) -> None:
+        task = asyncio.get_running_loop().create_task(self._quit(smtp))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def _quit(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            async with asyncio.timeout(min(self.cfg.timeout, 2.0)):
+                await smtp.quit()
+        except Exception:
             smtp.close()
-
-    async def _close_connection(self) -> None:
-        async with self._lock:
-            smtp, self._smtp = self._smtp, None
-            if smtp is None or not smtp.is_connected:
-                return
-            try:
-                async with asyncio.timeout(min(self.cfg.timeout, 2.0)):
-                    await smtp.quit()
-            except Exception:
-                smtp.close()
-
-    def _start_idle_timer(self) -> None:
-        if self._smtp is not None:
-            loop = asyncio.get_running_loop()
-            self._idle = loop.call_later(self.cfg.idle_timeout, self._on_idle)
-
-    def _cancel_idle_timer(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-
-    def _on_idle(self) -> None:
-        self._idle = None
-        if self._smtp is not None and not self._lock.locked():
-            self._closer = asyncio.get_running_loop().create_task(self._close_connection())

@@ -104,7 +104,6 @@ class Routing:
             self.ladders[fp] = found
         return found
 
-
     def watchers(self, fp: str, labels: dict[str, str], remember: bool = True) -> Watchers:
         """The SLO services and heartbeats whose matchers all match the alert."""
         if not self.slo and not self.heartbeats:

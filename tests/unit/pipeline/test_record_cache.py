@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receiver.pipeline.intake import RecordCache, _after
+from receiver.pipeline.entries import RecordCache, records_after
 
 
 def test_cache_is_bounded_lru() -> None:
@@ -16,9 +16,9 @@ def test_cache_is_bounded_lru() -> None:
 
 
 def test_after_mirrors_the_script_version_bump() -> None:
-    assert _after({}, {}) == {}
-    assert _after({}, {"slack": "r1"}) == {"slack": "r1", "_v": "1"}
-    assert _after({"slack": "r1", "_v": "4"}, {}) == {"slack": "r1", "_v": "4"}
-    assert _after({"slack": "r1", "_v": "4"}, {"pd": "r2"}) == {
+    assert records_after({}, {}) == {}
+    assert records_after({}, {"slack": "r1"}) == {"slack": "r1", "_v": "1"}
+    assert records_after({"slack": "r1", "_v": "4"}, {}) == {"slack": "r1", "_v": "4"}
+    assert records_after({"slack": "r1", "_v": "4"}, {"pd": "r2"}) == {
         "slack": "r1", "pd": "r2", "_v": "5",
     }  # fmt: skip
