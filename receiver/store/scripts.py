@@ -15,9 +15,20 @@ from typing import Any
 
 from receiver.store.keys import lua_prelude
 
-KEYED = frozenset({"intake.lua", "storm.lua", "reindex.lua", "scan.lua", "digest_flush.lua",
-                   "ack.lua", "escalation_claim.lua", "escalation_apply.lua",
-                   "slo_notify.lua", "heartbeat_claim.lua"})
+KEYED = frozenset(
+    {
+        "intake.lua",
+        "storm.lua",
+        "reindex.lua",
+        "scan.lua",
+        "digest_flush.lua",
+        "ack.lua",
+        "escalation_claim.lua",
+        "escalation_apply.lua",
+        "slo_notify.lua",
+        "heartbeat_claim.lua",
+    }
+)
 """Scripts sent with the key prelude; each takes the key tag as ARGV[1]."""
 
 

@@ -162,9 +162,7 @@ async def test_acknowledge_updates_the_message(slack: FakeSlack, session: Any) -
 async def test_ack_without_a_message_posts_nothing(slack: FakeSlack, session: Any) -> None:
     alert = fixture_alerts("warning-firing")[0]
     ack = AckInfo(by="alice", at_ms=1, via="api")
-    result = await make(slack, session).send(
-        notification(alert, Reason.ACKNOWLEDGED, ack=ack), {}
-    )
+    result = await make(slack, session).send(notification(alert, Reason.ACKNOWLEDGED, ack=ack), {})
     assert result.ok and not slack.messages and not slack.requests
 
 
