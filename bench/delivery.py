@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/delivery.py                    also `bench/run.py --only delivery`
     .venv/bin/python bench/delivery.py --duration 5 --rates 50,200
+    .venv/bin/python bench/delivery.py --stages ceiling,sustained --concurrency 32
 
 Local vendors (bench/vendors.py, their own process) and one redis-server (the embedded
 binary, appendonly everysec) on free 127.0.0.1 ports; receivers are `alert-receiver serve`
 processes on that Redis with `rate: none` and no storm folding. Figures:
 
+- `ceiling`: the vendors' own rate in this run, with a trivial client and nothing else
+  running (HTTP: 64 requests in flight, PagerDuty + Slack + webhook in turn; SMTP: 4
+  connections): what this box can deliver at all.
 - `sustained`: one receiver, PagerDuty + Slack (bot) + webhook; a backlog of alerts is
   posted as fast as the intake takes it (100-alert bodies), and the notifications/s the
   workers deliver while the backlog drains (from the first arrival to the last).
@@ -14,6 +18,8 @@ processes on that Redis with `rate: none` and no storm folding. Figures:
 - `latency at R alerts/s`: two receivers, the same three destinations, 1-alert bodies at R
   alerts/s (open loop, alternately to each receiver) for --duration s: accepted→delivered
   p50 / p99 / max over all notifications, from the webhook's send to its arrival.
+- `delivery summary`: the figures against the targets (ok / MISS) and as a share of the
+  ceiling.
 
 Each figure fails the run (FAIL) when a notification is missing or doubled.
 """

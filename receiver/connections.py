@@ -10,7 +10,8 @@
   request in progress. So a flood of idle or half-sent connections cannot starve health
   checks or webhooks, and requests in flight are never cut.
 - At start-up the soft RLIMIT_NOFILE is raised to the hard limit, and `max_connections` is
-  kept below it with room for Redis, outbound HTTP, SMTP, log files and the listener.
+  kept below it with room for Redis, outbound HTTP, the SMTP pools, log files and the
+  listener (computed from the config `serve` starts with).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ log = logging.getLogger("receiver.connections")
 
 _MIN_TIMEOUT, _MAX_TIMEOUT = 0.1, 3600.0
 # File descriptors kept out of the connection budget besides the Redis pool and the
-# workers' SMTP connections: log files, the listener, the embedded redis-server's pipes,
-# DNS, templates being read, and aiohttp's outbound pool (TCPConnector's limit is 100).
+# email receivers' SMTP pools: log files, the listener, the embedded redis-server's pipes,
+# DNS, templates being read, and aiohttp's outbound pool (TCPConnector's limit is 100:
+# however many sends `workers.concurrency` runs at once, HTTP ones share those 100).
 BASE_FD_RESERVE = 64
 OUTBOUND_HTTP_POOL = 100
 # Where the hard limit is "unlimited", aim for Linux's default fs.nr_open.
@@ -67,9 +69,16 @@ class ServerConfig(StrictModel):
 # ---- the file-descriptor budget (pure) ----
 
 
-def fd_reserve(redis_pool: int, worker_concurrency: int) -> int:
-    """Descriptors to keep for everything but inbound connections."""
-    return BASE_FD_RESERVE + OUTBOUND_HTTP_POOL + redis_pool + worker_concurrency
+def fd_reserve(redis_pool: int, smtp_connections: int) -> int:
+    """Descriptors to keep for everything but inbound connections; `smtp_connections`
+    is the most the email receivers' pools hold at once (`smtp_pools`)."""
+    return BASE_FD_RESERVE + OUTBOUND_HTTP_POOL + redis_pool + smtp_connections
+
+
+def smtp_pools(settings: Settings) -> int:
+    """The sum of the email receivers' `connections` (each pool is bounded by its own)."""
+    return sum(int(getattr(r, "connections", 0)) for r in settings.receivers.values()
+               if getattr(r, "type", "") == "email")  # fmt: skip
 
 
 def nofile_target(soft: int, hard: int) -> int:
@@ -331,11 +340,11 @@ class Limits:
     max_connections: int
 
 
-def plan(server: ServerConfig, redis_pool: int, worker_concurrency: int) -> Limits:
+def plan(server: ServerConfig, redis_pool: int, smtp_connections: int) -> Limits:
     """Raise the fd limit, fit max_connections under it, and log both."""
     before, fd_limit = raise_nofile()
     budget = connection_budget(server.max_connections, fd_limit,
-                               fd_reserve(redis_pool, worker_concurrency))  # fmt: skip
+                               fd_reserve(redis_pool, smtp_connections))  # fmt: skip
     if budget.clamped:
         log.warning("server.max_connections lowered to fit the file-descriptor limit",
                     extra={"requested": server.max_connections, "max_connections": budget.cap,
@@ -352,7 +361,7 @@ def prepare(app: web.Application, settings: Settings,
     """For `serve`, before `runner.setup()`: the limits, and the connection tracker with its
     middleware installed in `app` (start it with `LimitedSite`)."""
     limits = plan(settings.server, settings.redis.max_connections,
-                  settings.workers.concurrency)  # fmt: skip
+                  smtp_pools(settings))  # fmt: skip
     conns = Connections(limits.max_connections, limits.read_timeout, metrics)
     conns.install(app)
     return limits, conns

@@ -124,7 +124,10 @@ class StormConfig(StrictModel):
 
 
 class WorkerConfig(StrictModel):
-    concurrency: int = Field(8, ge=1, le=256)
+    # Sends in flight per process. 64 from the delivery bench (bench/README.md): the jobs
+    # share their Redis round trips, so more in flight means bigger batches; HTTP sends
+    # share aiohttp's pool of 100 connections whatever this is.
+    concurrency: int = Field(64, ge=1, le=256)
     # The claim lease on a job (receiver/delivery/lease.py): renewed while it is being sent,
     # so a slow send keeps it; a stopped replica's jobs are taken over after about this.
     visibility_timeout: Duration = Field(10.0, ge=0.5, le=3600)

@@ -26,6 +26,7 @@ from receiver.store.embedded import find_redis_server
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.recorder import Recorder
 from tests.servers.slack import FakeSlack
+from tests.servers.smtp import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "alertmanager"
@@ -129,6 +130,14 @@ async def app_client(redis: aioredis.Redis, redis_server: RedisServer) -> AsyncI
     yield factory
     for c in clients:
         await c.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    """A local SMTP server (aiosmtpd, in its own thread) that records every message."""
+    server = SMTPServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

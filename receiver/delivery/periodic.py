@@ -10,6 +10,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+# How soon a loop whose step failed tries again, at the latest.
+RETRY_S = 0.5
+
 
 class Periodic:
     """Subclasses set `name`, `log` and `interval_s` and implement `step()`."""
@@ -39,5 +42,9 @@ class Periodic:
             except Exception as e:  # a bug must not stop the loop for good
                 self.status, self.error = "error", type(e).__name__
                 self.log.exception(f"{self.name}: unexpected error, continuing")
+            # In trouble, look again soon whatever the interval: /health reports this loop
+            # down until a step succeeds, and a slow loop (SLO figures) must not stay
+            # "down" long after Redis is back.
+            wait = self.interval_s if self.status == "ok" else min(self.interval_s, RETRY_S)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+                await asyncio.wait_for(stop.wait(), wait)

@@ -9,6 +9,7 @@ more (up to `connections`), and each is closed after `idle_timeout` seconds unus
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import ssl
 import time
@@ -203,10 +204,9 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         )
         # The pool: idle connections (most recently used last) with when they went idle,
         # how many are open (idle, in use or connecting) and sends waiting for one.
-        self._cond = asyncio.Condition()
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._open = 0
-        self._waiting = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._reaper: asyncio.TimerHandle | None = None
         self._closers: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -269,18 +269,20 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         state has its Message-ID (`remember`) and the refused recipients, if any."""
         if self._config_error:
             return invalid_config(f"email: {self._config_error}")
-        smtp = None
+        smtp = await self._acquire()  # waiting for a pooled connection is not the send
         try:
-            smtp = await self._acquire()  # waiting for a pooled connection is not the send
             async with asyncio.timeout(self.cfg.timeout):
                 if smtp is None:
                     smtp = await self._connect()
                 refused, _ = await smtp.send_message(msg, sender=self._sender,
                                                      recipients=recipients)  # fmt: skip
         except Exception as e:
-            await self._release(smtp, healthy=False)
+            self._release(smtp, healthy=False)
             return classify_smtp(e)
-        await self._release(smtp, healthy=True)
+        except BaseException:  # cancelled: the connection is in an unknown state
+            self._release(smtp, healthy=False)
+            raise
+        self._release(smtp, healthy=True)
         mid = str(msg["Message-ID"])
         state = {"message_id": mid} if remember else {}
         if not refused:
@@ -293,11 +295,10 @@ class EmailNotifier(NotifierBase[EmailConfig]):
 
     async def close(self) -> None:
         """Close the idle connections now, those in use once their send is done."""
-        async with self._cond:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._cond.notify_all()
+        self._closed = True
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        self._wake(all_=True)
         if self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None
@@ -309,32 +310,48 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         """A checked idle connection, or None: the caller opens a new one (its place in
         the pool is taken). Waits while the pool is at its size or has few waiters."""
         while True:
-            async with self._cond:
-                while True:
-                    if self._idle:
-                        smtp, _ = self._idle.pop()
-                        break
-                    if (
-                        self._closed
-                        or self._open == 0
-                        or (
-                            self._open < self.cfg.connections
-                            and self._waiting >= _QUEUE_PER_CONNECTION * self._open
-                        )
-                    ):
-                        self._open += 1
-                        return None
-                    self._waiting += 1
-                    try:
-                        await self._cond.wait()
-                    finally:
-                        self._waiting -= 1
+            if self._idle:
+                smtp, _ = self._idle.pop()
+                try:
+                    async with asyncio.timeout(self.cfg.timeout):
+                        await smtp.noop()  # the server may have dropped an idle connection
+                    return smtp
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    self._release(smtp, healthy=False)  # and take another
+                    continue
+                except BaseException:  # cancelled mid-check
+                    self._release(smtp, healthy=False)
+                    raise
+            if (
+                self._closed
+                or self._open == 0
+                or (
+                    self._open < self.cfg.connections
+                    and len(self._waiters) >= _QUEUE_PER_CONNECTION * self._open
+                )
+            ):
+                self._open += 1
+                return None
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
             try:
-                async with asyncio.timeout(self.cfg.timeout):
-                    await smtp.noop()  # the server may have dropped an idle connection
-                return smtp
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                await self._release(smtp, healthy=False)  # and take another
+                await fut
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self._wake()  # woken, but cancelled before using it: pass it on
+                raise
+            finally:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+
+    def _wake(self, all_: bool = False) -> None:
+        """Let the first waiting send (or all of them) look at the pool again."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                if not all_:
+                    return
 
     async def _connect(self) -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(
@@ -353,20 +370,19 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         self.connections += 1
         return smtp
 
-    async def _release(self, smtp: aiosmtplib.SMTP | None, healthy: bool) -> None:
+    def _release(self, smtp: aiosmtplib.SMTP | None, healthy: bool) -> None:
         """Back to the pool after a send (None: the connection was never opened)."""
-        async with self._cond:
-            if healthy and smtp is not None and smtp.is_connected and not self._closed:
-                self._idle.append((smtp, time.monotonic()))
-                self._schedule_reaper()
-            else:
-                self._open -= 1
-                if smtp is not None:
-                    if healthy and smtp.is_connected:  # closed meanwhile: say goodbye
-                        self._spawn_quit(smtp)
-                    else:
-                        smtp.close()
-            self._cond.notify(1)
+        if healthy and smtp is not None and smtp.is_connected and not self._closed:
+            self._idle.append((smtp, time.monotonic()))
+            self._schedule_reaper()
+        else:
+            self._open -= 1
+            if smtp is not None:
+                if healthy and smtp.is_connected:  # the pool was closed meanwhile
+                    self._spawn_quit(smtp)
+                else:
+                    smtp.close()
+        self._wake()
 
     def _schedule_reaper(self) -> None:
         if self._reaper is None and self._idle:

@@ -102,8 +102,23 @@ class Browser:
     async def type_into(self, css: str, value: str) -> None:
         await self.call(lambda: self.find(css).send_keys(value))
 
-    async def click(self, css: str) -> None:
-        await self.call(lambda: self.find(css).click())
+    async def click(self, css: str, navigates: bool = True) -> None:
+        """Click `css`; a click that navigates (a link, a form's submit) returns once the
+        next page has loaded, so what is read next is that page, not the old one (whose
+        elements go stale under the reader)."""
+        await self.call(self._click, css, navigates)
+
+    def _click(self, css: str, navigates: bool) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.find(css).click()
+        if navigates:
+            wait = WebDriverWait(self.driver, 20)
+            wait.until(ec.staleness_of(old))
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     async def url(self) -> str:
         return str(await self.call(lambda: self.driver.current_url))

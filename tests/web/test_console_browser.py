@@ -93,7 +93,7 @@ async def test_log_in_open_a_critical_from_alertmanager_and_acknowledge_it(
     assert "Checkout 5xx above 5%" in await b.text("main")
     await b.screenshot("alerts")
 
-    await b.call(lambda: b.find("table.alerts a").click())
+    await b.click("table.alerts a")
     assert "CheckoutErrors" in await b.text("h1")
     await b.type_into("#comment", "rolling back the deploy")
     await b.click("#ack")

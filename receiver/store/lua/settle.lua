@@ -65,10 +65,24 @@ local function settle(K, A)
         local interval = math.floor(tonumber(A[16]) * 2 ^ (opens - 1))
         if interval > tonumber(A[17]) then interval = tonumber(A[17]) end
         open(now + interval, 'failing')
+        -- The failures before it opened wait with the parked jobs too, in their order,
+        -- instead of coming back on their own backoff after it closed.
+        for i = 1, tonumber(A[15]) - 1 do
+          local r = redis.call('HGET', K[5], 'retry:' .. i)
+          if r then
+            local sep = string.find(r, '|', 1, true)
+            local job = string.sub(r, sep + 1)
+            if redis.call('ZREM', K[2], job) == 1 then
+              redis.call('ZADD', K[6], tonumber(string.sub(r, 1, sep - 1)), job)
+            end
+            redis.call('HDEL', K[5], 'retry:' .. i)
+          end
+        end
         park()
       else
         redis.call('PEXPIRE', K[5], 86400000)
         redis.call('ZADD', K[2], tonumber(A[9]), A[8])
+        redis.call('HSET', K[5], 'retry:' .. fails, A[10] .. '|' .. A[8])
         result = 'retry'
       end
     end

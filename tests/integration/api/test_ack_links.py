@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -218,13 +217,6 @@ async def test_alert_text_is_escaped(app_client: AppFactory) -> None:
     assert resp.status == 200, html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "&lt;b&gt;disk&lt;/b&gt; &amp; more" in html and "<script" not in html
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 async def test_alert_email_carries_a_working_link(app_client: AppFactory, smtp: SMTPServer) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,6 @@ from tests.servers.smtp import SMTPServer
 
 ROUTING_KEY = "R" * 32
 FAST = {"backoff_base": "200ms", "backoff_max": "1s", "visibility_timeout": "5s"}
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 def channels(pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer) -> dict[str, Any]:

@@ -4,9 +4,7 @@ worker retries the record instead of leaving the job to be sent again."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 import redis.asyncio as aioredis
 
 from tests.conftest import AppFactory, RedisServer, auth
@@ -22,13 +20,6 @@ from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer
 
 N = 6
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 def metric(text: str, name: str) -> float:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 
 from tests.conftest import RedisServer, auth
@@ -28,13 +26,6 @@ from tests.servers.smtp import SMTPServer
 
 N = 12  # alerts; x 3 destinations = 36 jobs, all read at once by the first replica
 TAKEOVER_S = 15.0
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 async def settled(r: aioredis.Redis) -> bool:

@@ -7,11 +7,9 @@ import asyncio
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 import yaml
 
@@ -25,14 +23,6 @@ from tests.conftest import TOKEN, AppFactory, RedisServer, Serve, auth, until
 from tests.integration.ack.test_ack_api import ACK_TOKEN, FP, ack_auth, body
 from tests.servers.recorder import Recorder
 from tests.servers.smtp import SMTPServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
-
 
 ONCALL = {"rotations": {
     "primary": {"members": [{"name": "alice", "email": "alice@example.com"}]},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,6 @@ from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.smtp import SMTPServer, free_port
 
 TO = ["oncall@example.org", "lead@example.org", "gone@example.org"]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
