@@ -202,5 +202,5 @@ class EscalationRunner(Periodic):
             self.metrics.escalation_lateness.observe(max(0.0, (now_ms - step["due"]) / 1000))
             log.info("escalation step fired",
                      extra={**fields, "step": step["level"], "to": step["to"]})  # fmt: skip
-        elif outcome in ("lost", "acked", "resolved") or item["action"] == "stop":
+        elif outcome in ("lost", "gone", "acked", "resolved") or item["action"] == "stop":
             log.info("escalation ladder " + outcome, extra={**fields, "reason": item["reason"]})

@@ -12,7 +12,8 @@
 -- ARGV[5]  JSON [{fp, fired, episode, action: fire|wait|stop, due (next) | false, reason,
 --                 jobs: [[dest, job, rate: [interval_ms, burst] | false]], step (log JSON),
 --                 told (names, comma-joined)}]
--- Returns JSON [outcome per item]: fired | waiting | stopped | lost | resolved | acked.
+-- Returns JSON [outcome per item]: fired | waiting | stopped | lost | gone | resolved |
+-- acked.
 local now, claim, bucket_ttl = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local kdue = KEYS[1]
 
@@ -62,7 +63,11 @@ for i, it in ipairs(cjson.decode(ARGV[5])) do
   local ke = k_escalation(it.fp)
   local e = redis.call('HMGET', ke, 'claim', 'fired', 'episode')
   local cur = redis.call('HMGET', k_alert(it.fp), 'status', 'nv', 'startsAt', 'ack')
-  if e[1] ~= claim or tonumber(e[2]) ~= it.fired or e[3] ~= it.episode then
+  if not e[3] then
+    -- No ladder behind the entry (its state expired): nothing can ever run it.
+    redis.call('ZREM', kdue, it.fp)
+    out[i] = 'gone'
+  elseif e[1] ~= claim or tonumber(e[2]) ~= it.fired or e[3] ~= it.episode then
     out[i] = 'lost'
   elseif cur[1] ~= 'firing' or cur[3] ~= it.episode then
     redis.call('ZREM', kdue, it.fp)

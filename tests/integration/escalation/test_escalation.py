@@ -97,6 +97,12 @@ async def test_an_ack_landing_after_the_claim_wins(
     assert await redis.zscore(keys.escalation_due, FP) is None
     # A stale claim (another replica's, or this one's after its lease ran out) does nothing.
     assert await runner.apply("someone-else:0", rows) == ["lost"]
+    # A due entry whose ladder is gone (its state expired) is dropped, not claimed forever.
+    await redis.delete(keys.escalation(FP))
+    await redis.zadd(keys.escalation_due, {FP: 0})
+    claim, rows = await runner.claim()
+    assert await runner.apply(claim, rows) == ["gone"]
+    assert await redis.zcard(keys.escalation_due) == 0
 
 
 def _port() -> int:
