@@ -118,6 +118,20 @@ class AlertSnapshot(BaseModel):
         )
 
 
+def snapshot_from_record(
+    fp: str, status: str, starts_at: str, ends_at: str, doc: dict[str, Any]
+) -> AlertSnapshot:
+    """An alert's snapshot rebuilt from its state record (status, times) and its stored
+    descriptive document, for jobs made outside the intake (acks, escalation steps)."""
+    return AlertSnapshot.model_validate({
+        "fingerprint": fp, "status": status, "labels": doc.get("labels", {}),
+        "annotations": doc.get("annotations", {}), "startsAt": starts_at,
+        "endsAt": ends_at or ZERO_TIME, "generatorURL": doc.get("generatorURL", ""),
+        "receiver": doc.get("receiver", ""), "groupKey": doc.get("groupKey", ""),
+        "externalURL": doc.get("externalURL", ""),
+    })  # fmt: skip
+
+
 class Reason(enum.StrEnum):
     """Why a destination is (or is not) notified about an alert. Doubles as a metric label."""
 
@@ -145,6 +159,14 @@ class AckInfo(BaseModel):
     via: str  # api | cli | slack | email | console
     comment: str = ""
     until_ms: int = 0  # 0: until the alert resolves
+
+
+def ack_active(ack: AckInfo | None, ack_starts: str, starts_at: str, now_ms: int) -> bool:
+    """Whether an ack stored for the episode `ack_starts` is in force for the alert's
+    firing episode `starts_at` now."""
+    if ack is None or ack_starts != starts_at:
+        return False
+    return ack.until_ms == 0 or ack.until_ms > now_ms
 
 
 class EscalationInfo(BaseModel):

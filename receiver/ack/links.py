@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from receiver.ack.service import ack_active
 from receiver.config_loader import StrictModel, read_secret_file
 from receiver.durations import Duration
-from receiver.models import AckInfo
+from receiver.models import AckInfo, ack_active
 from receiver.notifiers.base import exactly_one
 from receiver.signing import b64, mac, unb64
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from receiver.metrics import Metrics
-from receiver.models import ZERO_TIME, AckInfo, AlertSnapshot, Notification, Reason
+from receiver.models import AckInfo, AlertSnapshot, Notification, Reason, snapshot_from_record
 from receiver.store.keys import Keys
 from receiver.store.scripts import source
 
@@ -61,14 +61,6 @@ class AckResult:
     ack: AckInfo | None = None
     alertname: str = ""
     starts_at: str = ""  # the alert's current episode
-
-
-def ack_active(ack: AckInfo | None, ack_starts: str, starts_at: str, now_ms: int) -> bool:
-    """Whether an ack stored for the episode `ack_starts` is in force for the alert's
-    firing episode `starts_at` now."""
-    if ack is None or ack_starts != starts_at:
-        return False
-    return ack.until_ms == 0 or ack.until_ms > now_ms
 
 
 def stored_ack(raw: str | None) -> tuple[AckInfo, str] | None:
@@ -175,7 +167,8 @@ class Acks:
         episode = starts_at if starts_at is not None else raw.get("startsAt", "")
         now_ms = int(self.clock() * 1000)
         info = AckInfo(by=by, at_ms=now_ms, via=via, comment=comment, until_ms=until_ms)
-        snap = _snapshot(fp, raw, doc)
+        snap = snapshot_from_record(fp, raw.get("status", "firing"), raw.get("startsAt", ""),
+                                    raw.get("endsAt", ""), doc)  # fmt: skip
         reason = Reason.ACKNOWLEDGED if op == "ack" else Reason.UNACKNOWLEDGED
         jobs = [
             [dest, _job(snap, dest, reason, info, now_ms).to_json(), always]
@@ -210,23 +203,6 @@ class Acks:
         log.info("alert " + result.outcome.value,
                  extra={"fingerprint": result.fingerprint, "via": via,
                         "by": result.ack.by if result.ack else None})  # fmt: skip
-
-
-def _snapshot(fp: str, raw: Mapping[str, str], doc: Mapping[str, Any]) -> AlertSnapshot:
-    return AlertSnapshot.model_validate(
-        {
-            "fingerprint": fp,
-            "status": raw.get("status", "firing"),
-            "labels": doc.get("labels", {}),
-            "annotations": doc.get("annotations", {}),
-            "startsAt": raw.get("startsAt", ""),
-            "endsAt": raw.get("endsAt") or ZERO_TIME,
-            "generatorURL": doc.get("generatorURL", ""),
-            "receiver": doc.get("receiver", ""),
-            "groupKey": doc.get("groupKey", ""),
-            "externalURL": doc.get("externalURL", ""),
-        }
-    )
 
 
 def _job(

@@ -23,7 +23,15 @@ from receiver.delivery.periodic import Periodic
 from receiver.escalation.config import EscalationPolicy
 from receiver.escalation.ladder import Fire, LadderState, Stop, Wait, due_at, next_escalation_step
 from receiver.metrics import Metrics
-from receiver.models import ZERO_TIME, AlertSnapshot, EscalationInfo, Notification, Reason
+from receiver.models import (
+    ZERO_TIME,
+    AlertSnapshot,
+    EscalationInfo,
+    Notification,
+    Reason,
+    ack_active,
+    snapshot_from_record,
+)
 from receiver.oncall.store import OnCallLookup
 from receiver.pipeline.throttle import Rate
 from receiver.store import keys as K
@@ -59,23 +67,13 @@ class Claimed:
 
     def state(self, now_ms: int) -> LadderState:
         firing = self.status == "firing" and self.starts_at == self.episode
-        until: int | None = None
         found = stored_ack(self.ack)
-        if found is not None:
-            info, episode = found
-            if episode == self.episode and (info.until_ms == 0 or info.until_ms > now_ms):
-                until = info.until_ms
+        held = found is not None and ack_active(found[0], found[1], self.episode, now_ms)
+        until = found[0].until_ms if held and found is not None else None
         return LadderState(self.started_ms, self.fired, self.ended, firing, until)
 
     def snapshot(self) -> AlertSnapshot:
-        d = self.doc
-        return AlertSnapshot.model_validate({
-            "fingerprint": self.fp, "status": "firing", "labels": d.get("labels", {}),
-            "annotations": d.get("annotations", {}), "startsAt": self.episode,
-            "endsAt": ZERO_TIME, "generatorURL": d.get("generatorURL", ""),
-            "receiver": d.get("receiver", ""), "groupKey": d.get("groupKey", ""),
-            "externalURL": d.get("externalURL", ""),
-        })  # fmt: skip
+        return snapshot_from_record(self.fp, "firing", self.episode, ZERO_TIME, self.doc)
 
 
 class EscalationRunner(Periodic):

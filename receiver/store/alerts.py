@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from receiver.models import AckInfo, ack_active
 from receiver.pipeline.routing import RECORD_META
 from receiver.store.keys import Keys
 from receiver.store.reindex import INDEX_VERSION
@@ -157,9 +158,9 @@ class AlertReader:
         rec["notified"] = {k: orjson.loads(v) for k, v in notified.items()
                            if k not in RECORD_META}  # fmt: skip
         ack = rec.get("ack")
-        rec["acknowledged"] = bool(
-            ack and rec["status"] == "firing" and ack.get("startsAt") == rec.get("startsAt")
-            and (not ack.get("until_ms") or ack["until_ms"] > self.clock() * 1000)
+        rec["acknowledged"] = rec["status"] == "firing" and ack is not None and ack_active(
+            AckInfo.model_validate(ack), str(ack.get("startsAt", "")), rec.get("startsAt", ""),
+            int(self.clock() * 1000),
         )  # fmt: skip
         rec["escalation"] = escalation_view(ladder, due) if ladder else None
         return rec
