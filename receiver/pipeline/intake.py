@@ -111,8 +111,9 @@ class Intake:
         return results
 
     def _decide(
-        self, snap: Incoming, target: Target, raw: str | None, now_ms: int, acked: bool
+        self, snap: Incoming, target: Target, raw: str | None, now_ms: int, held: bool
     ) -> tuple[Reason, NotifyRecord | None]:
+        """One destination's decision and the record to write; `held`: an ack is in force."""
         prev = NotifyRecord.from_json(raw) if raw else None
         is_digest = target.destination.startswith(DIGEST_PREFIX)
         send_resolved = DIGEST_SENDS_RESOLVED if is_digest else target.route.send_resolved
@@ -123,7 +124,7 @@ class Intake:
             now_ms,
             int(target.route.repeat_interval_s * 1000),
             send_resolved,
-            acked,
+            held,
         )
         return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
 
@@ -138,7 +139,7 @@ class Intake:
         routing: Routing,
         remember: bool = True,
     ) -> dict[str, Any]:
-        """The script's request: `alerts` (from _state_entry) with the versions and records
+        """The script's request: `alerts` (from state_entry) with the versions and records
         decided from `records`, and the jobs to route; counts the decisions."""
         routed = []
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
