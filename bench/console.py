@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import bench_receiver, find_receiver  # noqa: E402
+from run import receiver_with  # noqa: E402
 
 from receiver.models import fingerprint  # noqa: E402
 
@@ -130,16 +130,7 @@ async def measure(base: str, n: int, requests: int) -> list[str]:
 
 def run(alerts: int = 10_000, requests: int = 200, receiver: str | None = None) -> list[str]:
     """Starts a receiver, measures, stops it; returns the summary lines."""
-    binary = receiver or find_receiver()
-    if binary is None:
-        raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
-
-    def config(workdir: Path, listen: str, data: Path) -> Path:
-        cfg = workdir / "console.yml"
-        cfg.write_text(config_text(listen, data))
-        return cfg
-
-    with bench_receiver("console", binary, config, quiet=True) as (base, _rx, _data):
+    with receiver_with("console", receiver, config_text) as (base, _rx, _data):
         return asyncio.run(measure(base, alerts, requests))
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from run import bench_receiver, find_receiver, receiver_config
+from run import receiver_config, receiver_with
 
 from receiver.models import fingerprint
 
@@ -193,16 +193,11 @@ async def measure(
 def run(alerts: int = 50_000, rate: float = 200.0, notify: str = "none", timeout: float = 60.0,
         receiver: str | None = None, verbose: bool = False) -> list[str]:  # fmt: skip
     """Starts a receiver, measures, stops it; returns the summary lines."""
-    binary = receiver or find_receiver()
-    if binary is None:
-        raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
 
-    def config(workdir: Path, listen: str, data: Path) -> Path:
-        cfg = workdir / "large.yml"
-        cfg.write_text(receiver_config(listen, data, notify == "none", "info"))
-        return cfg
+    def text(listen: str, data: Path) -> str:
+        return receiver_config(listen, data, notify == "none", "info")
 
-    with bench_receiver("large-body", binary, config, quiet=True) as (base, rx, _data):
+    with receiver_with("large-body", receiver, text) as (base, rx, _data):
         return asyncio.run(measure(base, rx.p.pid, alerts, rate, timeout, verbose))
 
 

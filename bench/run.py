@@ -418,6 +418,25 @@ def bench_receiver(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def receiver_with(
+    label: str, receiver: str | None, text: Callable[[str, Path], str]
+) -> Iterator[tuple[str, Proc, Path]]:
+    """`bench_receiver` for a config given as text, `text(listen, data_dir)`, with the
+    receiver binary given or found in .venv."""
+    binary = receiver or find_receiver()
+    if binary is None:
+        raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
+
+    def config(workdir: Path, listen: str, data: Path) -> Path:
+        cfg = workdir / f"{label}.yml"
+        cfg.write_text(text(listen, data))
+        return cfg
+
+    with bench_receiver(label, binary, config, quiet=True) as got:
+        yield got
+
+
 # ---------------------------------------------------------------------------------------
 # receiver config
 

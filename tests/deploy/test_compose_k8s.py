@@ -29,6 +29,7 @@ from tests.deploy.tools import (
     VENV_BIN,
     load_yaml,
     run,
+    serve_config,
 )
 
 SERVICES = {"redis", "receiver", "prometheus", "alertmanager", "grafana", "mailpit"}
@@ -70,10 +71,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
     config = {"auth": {"bearer_tokens": [TOKEN]},
               "redis": {"url": redis_server.url, "key_prefix": "deploytest"},
               "receivers": {"log": {"type": "log"}}, "route": {"receivers": ["log"]}}  # fmt: skip
-    (tmp / "receiver.yml").write_text(yaml.safe_dump(config))
-    (tmp / "data").mkdir()
-    server = Serve(tmp / "receiver.yml", tmp / "data", free_port())
-    server.start()
+    server = serve_config(tmp, config)
     yield server
     server.kill(signal.SIGTERM)
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN, RedisServer, Serve, fixture_body, free_port, wait_for
-from tests.deploy.tools import MONITORING, dashboard_exprs, require, substitute
+from tests.deploy.tools import MONITORING, dashboard_exprs, require, serve_config, substitute
 
 # Panels a user looks at first: after a few webhooks they must show something.
 CORE_PANELS = (
@@ -108,10 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
         "slo": {"interval": "1s", "services": {"api": {
             "objective": 99.9, "matchers": ['severity="critical"']}}},
     }  # fmt: skip
-    (tmp / "receiver.yml").write_text(yaml.safe_dump(config))
-    (tmp / "data").mkdir()
-    receiver = Serve(tmp / "receiver.yml", tmp / "data", free_port())
-    receiver.start()
+    receiver = serve_config(tmp, config)
     proc, base = _start_prometheus(tmp, f"127.0.0.1:{receiver.port}")
     try:
         _post_alerts(receiver)

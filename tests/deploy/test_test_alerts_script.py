@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.conftest import TOKEN, RedisServer, Serve, free_port
-from tests.deploy.tools import ROOT
+from tests.deploy.tools import ROOT, serve_config
 from tests.e2e.alertmanager import Alertmanager, require_alertmanager
 
 SCRIPT = ROOT / "scripts" / "test-alerts.sh"
@@ -29,10 +28,7 @@ def serve(tmp_path: Any, redis_server: RedisServer) -> Iterator[Serve]:
               "redis": {"url": redis_server.url, "key_prefix": prefix},
               "receivers": {"log": {"type": "log", "rate": "none"}},
               "route": {"receivers": ["log"]}}  # fmt: skip
-    (tmp_path / "receiver.yml").write_text(yaml.safe_dump(config))
-    (tmp_path / "data").mkdir()
-    server = Serve(tmp_path / "receiver.yml", tmp_path / "data", free_port())
-    server.start()
+    server = serve_config(tmp_path, config)
     yield server
     server.kill(signal.SIGTERM)
 

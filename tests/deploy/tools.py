@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import Serve, free_port
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 MONITORING = ROOT / "deployments" / "monitoring"
 GRAFANA = ROOT / "deployments" / "grafana"
@@ -86,3 +88,13 @@ def substitute(expr: str) -> str:
     for name in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
         expr = expr.replace(name, GRAFANA_VARIABLES[name])
     return expr
+
+
+def serve_config(tmp: Path, config: dict[str, Any]) -> Serve:
+    """`alert-receiver serve` started (and ready) on `config`, written to tmp/receiver.yml,
+    with its data directory in tmp; the caller stops it."""
+    (tmp / "receiver.yml").write_text(yaml.safe_dump(config))
+    (tmp / "data").mkdir()
+    server = Serve(tmp / "receiver.yml", tmp / "data", free_port())
+    server.start()
+    return server
