@@ -1,8 +1,8 @@
 """Round trips shared by the jobs in flight: reading their records, recording outcomes.
 
 Each job asks for its own request and gets its own answer back, but the requests of jobs
-that ask at about the same time go to Redis together: one pipeline for the records of a
-whole XREADGROUP batch (its jobs start in the same tick), one settle.lua call for the
+that ask at about the same time go to Redis together: one records.lua call for the records
+of a whole XREADGROUP batch (its jobs start in the same tick), one settle.lua call for the
 outcomes of the jobs that finished while the previous call was out. Batching thus grows
 with load and costs nothing when idle (a lone request goes at once). One batch is in
 flight at a time per kind: Redis runs them in turn anyway, and the waiting requests make
@@ -93,21 +93,20 @@ Records = tuple[str | None, dict[str, str]]
 
 class RecordReader:
     """A job's decision record (`notified`) and the notifier state of earlier sends
-    (`delivery`), read for many jobs in one pipeline."""
+    (`delivery`), read for many jobs in one records.lua call."""
 
-    def __init__(self, redis: Any, keys: Keys) -> None:
-        self.redis, self.keys = redis, keys
+    def __init__(self, script: Any, keys: Keys) -> None:
+        self.script, self.keys = script, keys  # redis-py Script (EVALSHA)
         self.batcher: Coalescer[tuple[str, str], Records] = Coalescer(self._read)
 
     async def read(self, fingerprint: str, destination: str) -> Records:
         return await self.batcher.call((fingerprint, destination))
 
     async def _read(self, reqs: list[tuple[str, str]]) -> list[Records | Exception]:
-        pipe = self.redis.pipeline(transaction=False)
-        for fp, dest in reqs:
-            pipe.hget(self.keys.notified(fp), dest)
-            pipe.hget(self.keys.delivery(fp), dest)
-        replies = await pipe.execute()
+        keys = [k for fp, _ in reqs for k in (self.keys.notified(fp), self.keys.delivery(fp))]
+        replies = await self.script(keys=keys, args=[dest for _, dest in reqs])
+        if len(replies) != 2 * len(reqs):
+            raise RuntimeError(f"records: {len(reqs)} jobs got {len(replies)} replies")
         out: list[Records | Exception] = []
         for i in range(len(reqs)):
             record, state = replies[2 * i], replies[2 * i + 1]

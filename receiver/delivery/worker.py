@@ -70,7 +70,7 @@ class Worker:
         self.concurrency = concurrency
         self.rng = random.Random()
         # The jobs in flight share their Redis round trips (delivery/batch.py).
-        self.reader = RecordReader(redis, keys)
+        self.reader = RecordReader(redis.register_script(scripts.source("records.lua")), keys)
         self.settler = Settler(redis.register_script(scripts.source("settle.lua")))
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # outbox entry ids being processed here

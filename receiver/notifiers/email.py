@@ -225,7 +225,8 @@ class EmailNotifier(NotifierBase[EmailConfig]):
     def build(self, n: Notification) -> EmailMessage:
         mid, parent = message_ids(n, self._domain)
         msg = EmailMessage()
-        msg["Subject"] = self._renderer.render_line("email_subject.txt", n, MAX_SUBJECT)
+        bound = self._renderer.bind(n)
+        msg["Subject"] = bound.render_line("email_subject.txt", MAX_SUBJECT)
         msg["From"] = self.cfg.from_
         msg["To"] = ", ".join(n.recipients or self.cfg.to)
         msg["Date"] = formatdate(usegmt=True)
@@ -237,8 +238,8 @@ class EmailNotifier(NotifierBase[EmailConfig]):
         msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Alert-Fingerprint"] = n.alert.fingerprint
         msg["X-Alert-Status"] = "resolved" if is_resolved(n) else "firing"
-        msg.set_content(self._renderer.render("email_body.txt", n) + "\n")
-        msg.add_alternative(self._renderer.render("email_body.html", n) + "\n", subtype="html")
+        msg.set_content(bound.render("email_body.txt") + "\n")
+        msg.add_alternative(bound.render("email_body.html") + "\n", subtype="html")
         return msg
 
     @property

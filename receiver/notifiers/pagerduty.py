@@ -7,13 +7,13 @@ https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--ret
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import aiohttp
+import orjson
 from pydantic import Field, SecretStr, model_validator
 
 from receiver.models import ZERO_TIME, Notification, Reason, Severity
@@ -210,4 +210,4 @@ class PagerDutyNotifier(NotifierBase[PagerDutyConfig]):
 
 
 def _encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(event)

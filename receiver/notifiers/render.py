@@ -211,16 +211,16 @@ class Renderer:
 
     def render(self, name: str, n: Notification, acked_by: str = "") -> str:
         """Render one template; a user template that fails falls back to the built-in one."""
-        ctx = template_context(n, acked_by, self.ack_link(n, acked_by))
-        try:
-            return self._env.get_template(name).render(ctx).strip()
-        except Exception as e:  # a user template can raise anything at render time
-            if self._env is self._builtin:
-                raise
-            log.warning(
-                "template %s failed (%s: %s); using the built-in one", name, type(e).__name__, e
-            )
-            return self._builtin.get_template(name).render(ctx).strip()
+        return self.bind(n, acked_by).render(name)
+
+    def render_line(self, name: str, n: Notification, limit: int, acked_by: str = "") -> str:
+        """A one-line template (subject, title): newlines folded, cut to `limit`."""
+        return self.bind(n, acked_by).render_line(name, limit)
+
+    def bind(self, n: Notification, acked_by: str = "") -> Bound:
+        """The templates of one message: its context is built once for all of them (it
+        was a quarter of the rendering time when built per template)."""
+        return Bound(self, template_context(n, acked_by, self.ack_link(n, acked_by)))
 
     def ack_link(self, n: Notification, acked_by: str = "") -> str:
         """The ack link for `n`: only for one firing, unacknowledged alert (not a storm
@@ -231,9 +231,33 @@ class Renderer:
             return ""
         return self.ack_url(n.alert.fingerprint, n.alert.startsAt)
 
-    def render_line(self, name: str, n: Notification, limit: int, acked_by: str = "") -> str:
+    def _render(self, name: str, ctx: dict[str, Any]) -> str:
+        try:
+            return self._env.get_template(name).render(ctx).strip()
+        except Exception as e:  # a user template can raise anything at render time
+            if self._env is self._builtin:
+                raise
+            log.warning(
+                "template %s failed (%s: %s); using the built-in one", name, type(e).__name__, e
+            )
+            return self._builtin.get_template(name).render(ctx).strip()
+
+
+class Bound:
+    """A Renderer with one notification's template context (Renderer.bind)."""
+
+    __slots__ = ("ctx", "renderer")
+
+    def __init__(self, renderer: Renderer, ctx: dict[str, Any]) -> None:
+        self.renderer, self.ctx = renderer, ctx
+
+    def render(self, name: str) -> str:
+        """Render one template; a user template that fails falls back to the built-in one."""
+        return self.renderer._render(name, self.ctx)
+
+    def render_line(self, name: str, limit: int) -> str:
         """A one-line template (subject, title): newlines folded, cut to `limit`."""
-        return truncate(" ".join(self.render(name, n, acked_by).split()), limit)
+        return truncate(" ".join(self.render(name).split()), limit)
 
 
 def sample_notifications() -> list[Notification]:

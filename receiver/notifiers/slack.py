@@ -1,8 +1,8 @@
 """Slack: one message per alert, posted once and updated (chat.update) on repeat/ack/resolve.
 
-Bot-token mode uses slack-sdk's AsyncWebClient on the app's shared aiohttp session;
-incoming-webhook mode (AsyncWebhookClient) can only post. Slack answers most errors with
-HTTP 200 and {"ok": false, "error": "..."}: https://api.slack.com/methods/chat.postMessage#errors
+Bot-token mode calls the Web API (notifiers/slack_api.py) on the app's shared aiohttp
+session; incoming-webhook mode can only post. Slack answers most errors with HTTP 200 and
+{"ok": false, "error": "..."}: https://api.slack.com/methods/chat.postMessage#errors
 """
 
 from __future__ import annotations
@@ -16,15 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import aiohttp
+import orjson
 from pydantic import Field, SecretStr, model_validator
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from receiver.models import Notification, Reason
 from receiver.notifiers.base import (
@@ -47,6 +40,7 @@ from receiver.notifiers.render import (
     Renderer,
     is_resolved,
 )
+from receiver.notifiers.slack_api import USER_AGENT, SlackApi, SlackApiError, request
 from receiver.notifiers.slack_message import build_message
 from receiver.pipeline.throttle import Rate
 
@@ -119,7 +113,7 @@ class SlackConfig(ChannelBase):
     # answers its callback); false hides it for this receiver.
     ack_button: bool = True
     timeout: float = Field(10.0, gt=0, description="seconds per API call")
-    # slack-sdk's rate-limit handler retries once inline when Retry-After is at most this;
+    # A 429 is retried once inline when its Retry-After is at most this many seconds;
     # longer waits come back as RATE_LIMITED so the pipeline schedules the retry.
     max_inline_retry_after: float = Field(5.0, ge=0)
 
@@ -144,48 +138,17 @@ class SlackConfig(ChannelBase):
         return "bot" if self.token is not None or self.token_file is not None else "webhook"
 
 
-class _ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """Retry a 429 once, inline, only when Retry-After is a short whole number of seconds."""
-
-    def __init__(self, max_wait: float) -> None:
-        super().__init__(max_retry_count=1)
-        self.max_wait = max_wait
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        values = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
-        first = values[0][0].strip() if values and values[0] else ""
-        return first.isdigit() and int(first) <= self.max_wait
-
-
 def classify_slack_error(e: SlackApiError) -> DeliveryResult:
-    resp: Any = e.response
-    status = int(getattr(resp, "status_code", 0) or getattr(resp, "status", 0) or 0)
-    data = getattr(resp, "data", None)
-    error = str(data.get("error", "")) if isinstance(data, dict) else ""
-    headers = getattr(resp, "headers", None) or {}
-    detail = f"slack: HTTP {status} {error or snippet(str(data or ''))}".rstrip()
+    status, error = e.status, e.error
+    detail = f"slack: HTTP {status} {error or snippet(str(e.data or ''))}".rstrip()
     if status == 429 or error == "ratelimited":
-        retry_after = parse_retry_after(headers.get("Retry-After"))
+        retry_after = parse_retry_after(e.headers.get("Retry-After"))
         return DeliveryResult(Outcome.RATE_LIMITED, True, detail, retry_after_s=retry_after)
     if error in CONFIG_ERRORS:
         return invalid_config(detail)
     if error in SERVER_ERRORS or (not error and status >= 500):
         return DeliveryResult(Outcome.SERVER_ERROR, True, detail)
     return client_error(detail)
-
-
-def slack_error_code(e: SlackApiError) -> str:
-    data = getattr(e.response, "data", None)
-    return str(data.get("error", "")) if isinstance(data, dict) else ""
 
 
 class SlackNotifier(NotifierBase[SlackConfig]):
@@ -199,18 +162,15 @@ class SlackNotifier(NotifierBase[SlackConfig]):
         super().__init__(name, cfg, session, renderer)
         self._ack_button = renderer.ack_button and cfg.ack_button
         self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
-        retry: list[AsyncRetryHandler] = [_ShortRateLimitRetry(cfg.max_inline_retry_after)]
-        self._client: AsyncWebClient | None = None
-        self._hook: AsyncWebhookClient | None = None
+        self._client: SlackApi | None = None
+        self._hook_url = ""
         self._channel_id = ""  # learned from Slack's answers (the config may give a name)
         if cfg.mode == "bot":
             token, self._config_error = load_secret(cfg.token, cfg.token_file)
-            self._client = AsyncWebClient(
-                token=token, base_url=cfg.api_url, session=session, retry_handlers=retry
-            )
+            self._client = SlackApi(session, cfg.api_url, token, cfg.max_inline_retry_after)
         else:
-            url, self._config_error = load_secret(cfg.webhook_url, cfg.webhook_url_file)
-            self._hook = AsyncWebhookClient(url, session=session, retry_handlers=retry)
+            self._hook_url, self._config_error = load_secret(cfg.webhook_url,
+                                                             cfg.webhook_url_file)  # fmt: skip
 
     async def send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         if n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
@@ -246,7 +206,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             return await aw
 
     async def _send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
-        if self._hook is not None:
+        if self._client is None:
             return await self._post_webhook(n)
         assert self._client is not None
         storm = n.summary_total > 0
@@ -254,7 +214,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             try:
                 return await self._update(n, state)
             except SlackApiError as e:
-                if slack_error_code(e) not in MESSAGE_GONE:
+                if e.error not in MESSAGE_GONE:
                     raise
         if state.get(UNCERTAIN):
             # An earlier attempt may have posted: look before posting a second message.
@@ -267,10 +227,10 @@ class SlackNotifier(NotifierBase[SlackConfig]):
                 kept = {} if storm else kept
                 return ok(f"slack: already posted {ts} in {channel} (found by metadata)", kept)
         text, blocks = build_message(n, self._renderer, ack_button=self._ack_button)
-        resp = await self._timed(
-            self._client.chat_postMessage(channel=self.cfg.channel or "", text=text,
-                                          blocks=blocks, metadata=message_metadata(n))
-        )  # fmt: skip
+        resp = await self._timed(self._client.post("chat.postMessage", {
+            "channel": self.cfg.channel or "", "text": text, "blocks": blocks,
+            "metadata": message_metadata(n),
+        }))  # fmt: skip
         channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
         if channel:
             self._channel_id = channel  # the ID, where the config may name the channel
@@ -294,10 +254,10 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             oldest = max(0.0, n.enqueued_at_ms / 1000 - LOOKUP_MARGIN_S)
             cursor = ""
             for _ in range(LOOKUP_PAGES):
-                resp = await self._timed(self._client.conversations_history(
-                    channel=channel, oldest=f"{oldest:.6f}", limit=LOOKUP_PAGE_SIZE,
-                    include_all_metadata=True, cursor=cursor or None,
-                ))  # fmt: skip
+                resp = await self._timed(self._client.get("conversations.history", {
+                    "channel": channel, "oldest": f"{oldest:.6f}", "limit": LOOKUP_PAGE_SIZE,
+                    "include_all_metadata": "true", **({"cursor": cursor} if cursor else {}),
+                }))  # fmt: skip
                 for m in resp.get("messages") or []:
                     if posted_by(m, n.key):
                         return channel, str(m.get("ts", ""))
@@ -329,10 +289,10 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             return name
         cursor = ""
         for _ in range(LOOKUP_PAGES):
-            resp = await self._timed(self._client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True,
-                limit=LOOKUP_PAGE_SIZE, cursor=cursor or None,
-            ))  # fmt: skip
+            resp = await self._timed(self._client.get("conversations.list", {
+                "types": "public_channel,private_channel", "exclude_archived": "true",
+                "limit": LOOKUP_PAGE_SIZE, **({"cursor": cursor} if cursor else {}),
+            }))  # fmt: skip
             for c in resp.get("channels") or []:
                 if c.get("name") == name:
                     self._channel_id = str(c.get("id", ""))
@@ -358,25 +318,28 @@ class SlackNotifier(NotifierBase[SlackConfig]):
         assert self._client is not None
         channel, ts = state["channel"], state["ts"]
         text, blocks = build_message(n, self._renderer, self._ack_button, acked_by)
-        await self._timed(
-            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        )
+        await self._timed(self._client.post(
+            "chat.update", {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        ))  # fmt: skip
         # An escalation is news even on the alert's own message: say it in the thread.
         replies = self.cfg.thread_replies and (n.reason is Reason.REPEAT or is_resolved(n)
                                                or bool(acked_by))  # fmt: skip
         if replies or n.reason is Reason.ESCALATED:
-            await self._timed(
-                self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
-            )
+            await self._timed(self._client.post(
+                "chat.postMessage", {"channel": channel, "thread_ts": ts, "text": text}
+            ))  # fmt: skip
         return ok(f"slack: updated {ts} in {channel}", dict(state))
 
     async def _post_webhook(self, n: Notification) -> DeliveryResult:
-        assert self._hook is not None
         text, blocks = build_message(n, self._renderer, ack_button=self._ack_button)
-        resp = await self._timed(self._hook.send(text=text, blocks=blocks))
-        result = classify_http(resp.status_code, resp.headers, str(resp.body), "slack webhook")
+        body = orjson.dumps({"text": text, "blocks": blocks})
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+        resp = await self._timed(request(self._session, "POST", self._hook_url,
+                                         self.cfg.max_inline_retry_after, data=body,
+                                         headers=headers))  # fmt: skip
+        result = classify_http(resp.status, resp.headers, resp.text, "slack webhook")
         # https://api.slack.com/messaging/webhooks#handling_errors: 403 invalid_token /
         # action_prohibited, 404 no_service / channel_not_found, 410 channel_is_archived.
-        if resp.status_code in (403, 404, 410):
+        if resp.status in (403, 404, 410):
             return invalid_config(result.detail)
         return result

@@ -33,9 +33,10 @@ def build_message(
     """(text fallback, Block Kit blocks) within Slack's limits; long parts get a marker."""
     a = n.alert
     storm = n.summary_total > 0
-    text = truncate(renderer.render("slack_text.txt", n, acked_by), MAX_FALLBACK_TEXT)
-    title = renderer.render_line("slack_title.txt", n, MAX_HEADER_TEXT, acked_by)
-    body = renderer.render("slack_body.md", n, acked_by)
+    bound = renderer.bind(n, acked_by)
+    text = truncate(bound.render("slack_text.txt"), MAX_FALLBACK_TEXT)
+    title = bound.render_line("slack_title.txt", MAX_HEADER_TEXT)
+    body = bound.render("slack_body.md")
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import aiohttp
+import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from receiver.models import Notification
@@ -105,7 +105,7 @@ class WebhookNotifier(NotifierBase[WebhookConfig]):
         if self._config_error:
             return invalid_config(f"webhook: {self._config_error}")
         try:
-            body = json.dumps(webhook_body(n), ensure_ascii=False, separators=(",", ":")).encode()
+            body = orjson.dumps(webhook_body(n))
         except Exception as e:
             return classify_exception(e, "webhook")
         headers = {

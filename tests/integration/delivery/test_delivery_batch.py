@@ -86,12 +86,12 @@ async def test_a_batch_redis_does_not_answer_fails_each_job(redis: aioredis.Redi
     await dead.aclose()
 
 
-async def test_records_of_many_jobs_in_one_pipeline(redis: aioredis.Redis) -> None:
+async def test_records_of_many_jobs_in_one_call(redis: aioredis.Redis) -> None:
     record = orjson.dumps({"status": "firing", "starts_at": "t", "n": 5}).decode()
     await redis.hset(K.notified("fp1"), "pd", record)
     await redis.hset(K.delivery("fp1"), "pd", '{"ts": "9"}')
     await redis.hset(K.delivery("fp2"), "pd", "{corrupt")
-    reader = RecordReader(redis, K)
+    reader = RecordReader(redis.register_script(scripts.source("records.lua")), K)
     got = await asyncio.gather(reader.read("fp1", "pd"), reader.read("fp1", "chat"),
                                reader.read("fp2", "pd"), reader.read("none", "pd"))  # fmt: skip
     assert got == [(record, {"ts": "9"}), (None, {}), (None, {}), (None, {})]

@@ -7,8 +7,6 @@ from email.utils import formatdate
 import aiohttp
 import aiosmtplib
 import pytest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from receiver.notifiers.base import (
     DeliveryResult,
@@ -19,6 +17,7 @@ from receiver.notifiers.base import (
 )
 from receiver.notifiers.email import classify_smtp
 from receiver.notifiers.slack import classify_slack_error
+from receiver.notifiers.slack_api import SlackApiError
 
 
 def test_outcome_values_are_metric_labels() -> None:
@@ -107,11 +106,7 @@ def test_classify_smtp(exc: BaseException, outcome: Outcome, retryable: bool) ->
 
 
 def slack_error(status: int, data: object, headers: dict[str, str] | None = None) -> SlackApiError:
-    resp = AsyncSlackResponse(
-        client=None, http_verb="POST", api_url="x", req_args={},
-        data=data, headers=headers or {}, status_code=status,
-    )  # fmt: skip
-    return SlackApiError("failed", resp)
+    return SlackApiError(status, data, headers or {})
 
 
 @pytest.mark.parametrize(
