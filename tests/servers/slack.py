@@ -153,7 +153,7 @@ class FakeSlack:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
-        app.router.add_get("/api/{method}", self._api)  # conversations.* are GETs in slack-sdk
+        app.router.add_get("/api/{method}", self._api)  # conversations.* are read methods: GET
         app.router.add_post("/services/{path:.+}", self._webhook)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -118,17 +118,23 @@ async def test_429_pauses_the_destination_for_every_job(
     assert_delivered_once_in_order(pd, fired)
 
 
-async def test_500s_open_the_circuit_and_the_vendor_sees_a_trickle(
+async def test_500s_for_a_minute_open_the_circuit_and_the_vendor_sees_a_trickle(
     replicas: list[Serve], pd: FakePagerDuty
 ) -> None:
-    pd.answer_for(12, 500)
-    window_end = time.monotonic() + 12
-    fired = await load(replicas, "fo", 12, 20)
-    await until(lambda: len(pd.events) >= len(fired), 40, "everything delivered after")
+    # The case as it is: 500 to every request for 60 s while alerts keep coming.
+    pd.answer_for(60, 500)
+    window_end = time.monotonic() + 60
+    fired = await load(replicas, "fo", 58, 10)
+    # After the outage the open interval (doubling from 2 s, at most 60 s) still has to run
+    # out before the next probe finds the vendor well.
+    await until(lambda: len(pd.events) >= len(fired), 90, "everything delivered after")
     await asyncio.sleep(1.0)
     during = [r for r in pd.requests if r.at < window_end]
     first, later = after_burst(pd.requests, 500, window_end)
-    # 240 alerts offered during the outage; the vendor saw the first failures and probes.
+    # 580 alerts offered during the outage; the vendor saw the first failures (the sends in
+    # flight when the circuit opened) and then one probe per open interval: 2, 4, 8, 16, 32 s.
     assert len(during) <= 5 + PARALLEL + 6, len(during)
     assert len(later) <= 6, [round(r.at - first, 2) for r in later]
+    for prev, nxt in itertools.pairwise(later):
+        assert nxt.at - prev.at >= 1.5, [round(r.at - first, 2) for r in later]
     assert_delivered_once_in_order(pd, fired)

@@ -1,4 +1,4 @@
-"""Slack notifier (slack-sdk on our aiohttp session) against a local Slack Web API."""
+"""Slack notifier (its Web API calls on our aiohttp session) against a local Slack Web API."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from receiver.models import AckInfo, Reason
 from receiver.notifiers.base import Outcome
@@ -209,6 +210,40 @@ async def test_error_mapping(
     assert (result.outcome, result.retryable) == (outcome, retryable)
     assert error in result.detail
     assert len(slack.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "retryable"),
+    [(502, Outcome.SERVER_ERROR, True), (200, Outcome.CLIENT_ERROR, False)],
+)
+async def test_an_answer_that_is_not_slack_json_is_classified(
+    session: Any, status: int, outcome: Outcome, retryable: bool
+) -> None:
+    """A proxy in front of Slack answering HTML: a 5xx is retried, anything else is not."""
+    seen: list[str] = []
+
+    async def gateway(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.Response(
+            status=status, text="<html>Bad Gateway</html>", content_type="text/html"
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/{method}", gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        cfg = {"token": TOKEN, "channel": "#alerts", "api_url": f"http://{host}:{port}/api"}
+        notifier = SlackNotifier("slack", SlackConfig.model_validate(cfg), session, Renderer())
+        result = await notifier.send(notification(fixture_alerts("warning-firing")[0]), {})
+    finally:
+        await runner.cleanup()
+    assert (result.outcome, result.retryable) == (outcome, retryable)
+    assert f"HTTP {status}" in result.detail and "Bad Gateway" in result.detail
+    assert seen == [f"Bearer {TOKEN}"]  # one call, the token as a Bearer header
 
 
 async def test_short_rate_limit_is_waited_out_once(slack: FakeSlack, session: Any) -> None:
