@@ -208,7 +208,6 @@ class SlackNotifier(NotifierBase[SlackConfig]):
     async def _send(self, n: Notification, state: Mapping[str, str]) -> DeliveryResult:
         if self._client is None:
             return await self._post_webhook(n)
-        assert self._client is not None
         storm = n.summary_total > 0
         if not storm and self._updatable(n, state):
             try:
