@@ -88,6 +88,32 @@ def receivers(v: dict[str, Any], dests: tuple[str, ...]) -> dict[str, Any]:
     return {d: {**all_[d], "rate": "none"} for d in dests}
 
 
+def receiver_dir(work: Path, name: str, redis_url: str, rx: dict[str, Any],
+                 workers: dict[str, Any] | None = None) -> Path:  # fmt: skip
+    """A data directory with the config of one `serve` process on `redis_url`."""
+    d = work / name
+    d.mkdir()
+    (d / "config.yml").write_text(yaml.safe_dump({
+        "auth": "none", "log_level": "warning", "redis": {"url": redis_url},
+        "receivers": rx, "route": {"receivers": sorted(rx)},
+        "storm": {"threshold": 10_000_000}, "workers": workers or {},
+    }))  # fmt: skip
+    return d
+
+
+def start_receiver(binary: str, d: Path, listen: str, name: str) -> Proc:
+    """`serve` with the config in `d`, listening on `listen`, once ready (also a restart)."""
+    cmd = [binary, "serve", "--config", str(d / "config.yml"), "--listen", listen,
+           "--data-dir", str(d)]  # fmt: skip
+    proc = Proc(name, cmd, d / "log", stdout_devnull=True)
+    try:
+        wait_http_ok(f"http://{listen}/health/ready", proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
 @contextlib.contextmanager
 def receiver_procs(
     binary: str,
@@ -102,20 +128,10 @@ def receiver_procs(
     with contextlib.ExitStack() as stack:
         urls: list[tuple[str, Proc]] = []
         for k in range(count):
-            d = work / f"{label}-{k}"
-            d.mkdir()
-            cfg = d / "config.yml"
-            cfg.write_text(yaml.safe_dump({
-                "auth": "none", "log_level": "warning", "redis": {"url": redis_url},
-                "receivers": rx, "route": {"receivers": sorted(rx)},
-                "storm": {"threshold": 10_000_000}, "workers": workers or {},
-            }))  # fmt: skip
+            d = receiver_dir(work, f"{label}-{k}", redis_url, rx, workers)
             listen = f"127.0.0.1:{free_port()}"
-            cmd = [binary, "serve", "--config", str(cfg), "--listen", listen,
-                   "--data-dir", str(d)]  # fmt: skip
-            proc = stack.enter_context(running(Proc(f"receiver-{k}", cmd, d / "log",
-                                                    stdout_devnull=True)))  # fmt: skip
-            wait_http_ok(f"http://{listen}/health/ready", proc)
+            proc = stack.enter_context(running(start_receiver(binary, d, listen,
+                                                              f"receiver-{k}")))  # fmt: skip
             urls.append((f"http://{listen}", proc))
         yield urls
 

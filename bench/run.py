@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py --only escalation   1,000 ladders on time (bench/escalation.py)
     .venv/bin/python bench/run.py --only console      console list, 10,000 alerts (bench/console.py)
     .venv/bin/python bench/run.py --only delivery     delivery rate and latency (bench/delivery.py)
+    .venv/bin/python bench/run.py --only chaos        issue #14's fault run (bench/chaos.py)
 
 Everything listens on 127.0.0.1 on free ports and stops by itself; each wrk run is bounded
 by --duration. See bench/README.md for what each figure means and the targets.
@@ -557,13 +558,25 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--only",
-        choices=["all", "ceiling", "intake", "reads", "large", "escalation", "delivery", "console"],
+        choices=[
+            "all",
+            "ceiling",
+            "intake",
+            "reads",
+            "large",
+            "escalation",
+            "delivery",
+            "console",
+            "chaos",
+        ],
         default="all",
         help="ceiling: bench/ceiling.py figures only; intake: the receiver only; "
         "reads: bench/reads.py (lists over 100,000 alerts) only; "
         "large: bench/large_body.py (a 50,000-alert body among small ones) only; "
         "delivery: bench/delivery.py (workers to local vendors: rate and latency) only"
-        "; console: bench/console.py (the console's alert list over 10,000 alerts) only",
+        "; console: bench/console.py (the console's alert list over 10,000 alerts) only"
+        "; chaos: bench/chaos.py (two replicas through kill -9, vendor 500s and 429s and a "
+        "Redis restart; every arrival counted) only",
     )
     ap.add_argument(
         "--notify",
@@ -844,6 +857,15 @@ def main() -> int:
 
             for line in delivery.run(duration=min(duration, 10.0), receiver=args.receiver):
                 lines.append(line)
+                failed = failed or "FAIL" in line
+        # -- chaos: issue #14's fault run, every arrival counted (bench/chaos.py) ----------
+        if args.only in ("all", "chaos"):
+            import chaos  # here: chaos.py imports this module's helpers
+
+            print("bench: chaos: 60 s of faults on two replicas", flush=True)
+            for line in chaos.run(receiver=args.receiver):
+                lines.append(line)
+                print(line, flush=True)
                 failed = failed or "FAIL" in line
     except Exception as exc:
         print(f"bench: ERROR: {exc}", file=sys.stderr)

@@ -9,6 +9,9 @@ Writes {"pagerduty", "slack_api", "webhook", "smtp_port", "control"} to FILE onc
 (from the k-th arrival on)
 (CLOCK_MONOTONIC is system-wide, so the bench compares it with its own send times). The
 alert id is the `instance` label, or for Slack and email the alert fingerprint.
+For the chaos bench (bench/chaos.py): `POST <control>/fault/pd` with {"status", "seconds",
+"retry_after"} makes PagerDuty answer every request so for that long, and
+`GET <control>/requests/pd` answers [[time.monotonic(), status], ...] of every request.
 Stops on SIGTERM.
 """
 
@@ -93,8 +96,11 @@ async def serve(ready: Path) -> None:
         seen["hook"] = len(hooks)
         assert isinstance(smtp.handler, TimedHandler)
         mail = smtp.handler.arrivals
-        log.extend(("mail", fp, t) for fp, t in mail[seen["mail"] :])
-        seen["mail"] = len(mail)
+        # The SMTP server runs in a thread of its own and appends meanwhile: take the count
+        # first, so a mail appended between the slice and the count is not skipped.
+        end = len(mail)
+        log.extend(("mail", fp, t) for fp, t in mail[seen["mail"] : end])
+        seen["mail"] = end
 
     async def arrivals(request: web.Request) -> web.Response:
         collect()
@@ -103,10 +109,20 @@ async def serve(ready: Path) -> None:
     async def ping(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def pd_fault(request: web.Request) -> web.Response:
+        doc = await request.json()
+        pd.answer_for(float(doc["seconds"]), int(doc["status"]), doc.get("retry_after"))
+        return web.json_response({"ok": True})
+
+    async def pd_requests(request: web.Request) -> web.Response:
+        return web.json_response([[r.at, r.status] for r in pd.requests])
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/hook", hook)
     app.router.add_get("/arrivals", arrivals)
     app.router.add_post("/ping", ping)  # the ceiling's trivial endpoint (bench/delivery.py)
+    app.router.add_post("/fault/pd", pd_fault)
+    app.router.add_get("/requests/pd", pd_requests)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

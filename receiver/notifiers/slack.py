@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 import aiohttp
 import orjson
@@ -41,6 +40,7 @@ from receiver.notifiers.render import (
     is_resolved,
 )
 from receiver.notifiers.slack_api import USER_AGENT, SlackApi, SlackApiError, request
+from receiver.notifiers.slack_lookup import NOT_SURE, HistoryLookup, message_metadata
 from receiver.notifiers.slack_message import build_message
 from receiver.pipeline.throttle import Rate
 
@@ -67,32 +67,6 @@ SERVER_ERRORS = frozenset(
 )
 # chat.update cannot touch the message any more: post a fresh one instead.
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
-
-
-# Every message posted carries Slack message metadata naming the job that posted it
-# (https://api.slack.com/metadata), so a job whose earlier attempt may have posted can look
-# for that message (conversations.history) instead of posting a second one.
-METADATA_EVENT = "alert_receiver_notification"
-# The lookup covers messages since the job was queued, less this (clock skew), and at most
-# LOOKUP_PAGES pages of LOOKUP_PAGE_SIZE messages (Slack's recommended page size).
-LOOKUP_MARGIN_S = 60.0
-LOOKUP_PAGES = 3
-LOOKUP_PAGE_SIZE = 200
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
-
-
-def message_metadata(n: Notification) -> dict[str, Any]:
-    return {"event_type": METADATA_EVENT,
-            "event_payload": {"key": n.key, "fingerprint": n.alert.fingerprint}}  # fmt: skip
-
-
-def posted_by(message: Mapping[str, Any], key: str) -> bool:
-    """Whether a message from conversations.history was posted for the job `key`."""
-    meta = message.get("metadata")
-    if not isinstance(meta, Mapping) or meta.get("event_type") != METADATA_EVENT:
-        return False
-    payload = meta.get("event_payload")
-    return isinstance(payload, Mapping) and payload.get("key") == key
 
 
 class SlackConfig(ChannelBase):
@@ -163,11 +137,12 @@ class SlackNotifier(NotifierBase[SlackConfig]):
         self._ack_button = renderer.ack_button and cfg.ack_button
         self._deadline = cfg.timeout + (cfg.max_inline_retry_after + 1.0)
         self._client: SlackApi | None = None
+        self._lookup: HistoryLookup | None = None
         self._hook_url = ""
-        self._channel_id = ""  # learned from Slack's answers (the config may give a name)
         if cfg.mode == "bot":
             token, self._config_error = load_secret(cfg.token, cfg.token_file)
             self._client = SlackApi(session, cfg.api_url, token, cfg.max_inline_retry_after)
+            self._lookup = HistoryLookup(self._client, cfg.channel or "", self._timed)
         else:
             self._hook_url, self._config_error = load_secret(cfg.webhook_url,
                                                              cfg.webhook_url_file)  # fmt: skip
@@ -231,45 +206,30 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             "metadata": message_metadata(n),
         }))  # fmt: skip
         channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
-        if channel:
-            self._channel_id = channel  # the ID, where the config may name the channel
+        if channel and self._lookup is not None:
+            self._lookup.channel_id = channel  # the ID, where the config may name the channel
         # A storm summary stands for many alerts: no state for the sample alert it carries.
         new_state = {} if storm else {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt}
         return ok(f"slack: posted {ts} in {channel}", new_state)
 
     async def _posted_earlier(self, n: Notification) -> tuple[str, str] | DeliveryResult | None:
-        """(channel, ts) of the message an earlier attempt of this job posted, found by its
-        metadata among the channel's messages since the job was queued (at most
-        LOOKUP_PAGES pages); None when there is none or it cannot be known (then posting
-        is right: a possible duplicate rather than a missing alert); a retryable result
-        when Slack could not answer now (the job is retried, nothing posted)."""
-        assert self._client is not None
+        """(channel, ts) of the message an earlier attempt of this job posted
+        (notifiers/slack_lookup.py); None when there is none or it cannot be known (then
+        posting is right: a possible duplicate rather than a missing alert); a retryable
+        result when Slack could not answer now (the job is retried, nothing posted)."""
+        assert self._lookup is not None
         try:
-            channel = self._channel_id or await self._resolve_channel()
-            if not channel:
-                log.warning("slack: channel ID unknown, cannot look for an earlier post",
-                            extra={"destination": self.name, "key": n.key})  # fmt: skip
-                return None
-            oldest = max(0.0, n.enqueued_at_ms / 1000 - LOOKUP_MARGIN_S)
-            cursor = ""
-            for _ in range(LOOKUP_PAGES):
-                resp = await self._timed(self._client.get("conversations.history", {
-                    "channel": channel, "oldest": f"{oldest:.6f}", "limit": LOOKUP_PAGE_SIZE,
-                    "include_all_metadata": "true", **({"cursor": cursor} if cursor else {}),
-                }))  # fmt: skip
-                for m in resp.get("messages") or []:
-                    if posted_by(m, n.key):
-                        return channel, str(m.get("ts", ""))
-                cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
-                if not resp.get("has_more") or not cursor:
-                    return None
-            log.warning("slack: earlier post not found within the lookup bound, posting",
-                        extra={"destination": self.name, "key": n.key})  # fmt: skip
-            return None
+            ts = await self._lookup.find(n)
         except SlackApiError as e:
             failed = classify_slack_error(e)
         except Exception as e:
             failed = classify_exception(e, "slack")
+        else:
+            if ts == NOT_SURE:
+                log.warning("slack: cannot tell whether an earlier attempt posted, posting",
+                            extra={"destination": self.name, "key": n.key})  # fmt: skip
+                return None
+            return None if ts is None else (self._lookup.channel_id, ts)
         if failed.retryable:
             return replace(failed, detail=f"looking for an earlier post: {failed.detail}")
         log.warning(
@@ -277,29 +237,6 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             extra={"destination": self.name, "key": n.key, "detail": failed.detail},
         )
         return None
-
-    async def _resolve_channel(self) -> str:
-        """The configured channel's ID (conversations.history takes only IDs): the config's
-        when it is one, else looked up by name (conversations.list, bounded), remembered."""
-        assert self._client is not None
-        name = (self.cfg.channel or "").lstrip("#")
-        if CHANNEL_ID.fullmatch(name):
-            self._channel_id = name
-            return name
-        cursor = ""
-        for _ in range(LOOKUP_PAGES):
-            resp = await self._timed(self._client.get("conversations.list", {
-                "types": "public_channel,private_channel", "exclude_archived": "true",
-                "limit": LOOKUP_PAGE_SIZE, **({"cursor": cursor} if cursor else {}),
-            }))  # fmt: skip
-            for c in resp.get("channels") or []:
-                if c.get("name") == name:
-                    self._channel_id = str(c.get("id", ""))
-                    return self._channel_id
-            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                break
-        return ""
 
     @staticmethod
     def _updatable(n: Notification, state: Mapping[str, str]) -> bool:

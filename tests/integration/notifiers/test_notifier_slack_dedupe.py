@@ -3,14 +3,18 @@ metadata, conversations.history) before posting again. Against the local Slack s
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import aiohttp
+import pytest
 
+from receiver.notifiers import slack_lookup
 from receiver.notifiers.base import UNCERTAIN, Outcome
 from receiver.notifiers.render import Renderer
-from receiver.notifiers.slack import METADATA_EVENT, SlackConfig, SlackNotifier
+from receiver.notifiers.slack import SlackConfig, SlackNotifier
+from receiver.notifiers.slack_lookup import METADATA_EVENT
 from tests.servers import fixture_alerts, notification
 from tests.servers.slack import FakeSlack
 
@@ -20,9 +24,20 @@ def make(slack: FakeSlack, session: aiohttp.ClientSession, channel: str) -> Slac
     return SlackNotifier("slack", SlackConfig.model_validate(cfg), session, Renderer())
 
 
-def job(i: int = 0) -> Any:
+def job(i: int = 0, instance: str = "") -> Any:
     alert = fixture_alerts("critical-group-firing")[i]
+    if instance:
+        labels = {**alert.labels, "instance": instance}
+        alert = alert.model_copy(update={"labels": labels, "fingerprint": f"{instance:0>16}"})
     return notification(alert, enqueued_at_ms=int(time.time() * 1000))
+
+
+def chatter(slack: FakeSlack, count: int) -> None:
+    """`count` other messages in the channel (posted by someone else, no metadata)."""
+    for k in range(count):
+        answer = slack._call("chat.postMessage", {"channel": "C0ALERTS", "text": f"chat {k}"},
+                             "Bearer xoxb-test-token")  # fmt: skip
+        assert answer["ok"], answer
 
 
 async def test_posts_carry_metadata_with_the_job_key(slack: FakeSlack, session: Any) -> None:
@@ -76,3 +91,51 @@ async def test_lookup_impossible_posts_anyway(slack: FakeSlack, session: Any) ->
     result = await make(slack, session, "C0ALERTS").send(job(), {UNCERTAIN: "reclaimed"})
     assert result.ok, result.detail
     assert len(slack.top_level()) == 1
+
+
+async def test_a_busy_channel_does_not_hide_the_earlier_post(
+    slack: FakeSlack, session: Any
+) -> None:
+    """5,000 messages after the job's own (a channel posted to at hundreds a second with
+    `rate: none`): the walk pages back far enough to find it."""
+    n = job()
+    posted = await make(slack, session, "C0ALERTS").send(n, {})
+    chatter(slack, 5_000)
+    again = await make(slack, session, "C0ALERTS").send(n, {UNCERTAIN: "reclaimed"})
+    assert again.ok and again.state["ts"] == posted.state["ts"], again.detail
+    assert len(slack.calls("chat.postMessage")) == 1  # the job posted once
+    assert len(slack.calls("conversations.history")) == 6  # 5,001 messages, pages of 999
+
+
+async def test_jobs_taken_over_together_share_one_walk(slack: FakeSlack, session: Any) -> None:
+    """40 jobs of a dead replica, half of which had posted: one history walk answers all;
+    the 20 that had posted are found, the 20 others post once."""
+    jobs = [job(instance=f"i{k}") for k in range(40)]
+    first = make(slack, session, "C0ALERTS")
+    for n in jobs[:20]:
+        assert (await first.send(n, {})).ok
+    chatter(slack, 100)
+    taker = make(slack, session, "C0ALERTS")
+    results = await asyncio.gather(*(taker.send(n, {UNCERTAIN: "reclaimed"}) for n in jobs))
+    assert all(r.ok for r in results), [r.detail for r in results if not r.ok]
+    assert sum("already posted" in r.detail for r in results) == 20
+    assert len(slack.calls("conversations.history")) == 1
+    per_alert = [m.metadata["event_payload"]["fingerprint"] for m in slack.top_level()
+                 if m.metadata]  # fmt: skip
+    assert sorted(per_alert) == sorted(n.alert.fingerprint for n in jobs)  # each once
+
+
+async def test_beyond_the_walk_bound_the_job_posts(
+    slack: FakeSlack, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk's bound (here 2 pages of 5) ends before the job's window: it cannot know,
+    and posts: a possible duplicate rather than a missing alert."""
+    monkeypatch.setattr(slack_lookup, "LOOKUP_PAGES", 2)
+    monkeypatch.setattr(slack_lookup, "LOOKUP_PAGE_SIZE", 5)
+    n = job()
+    await make(slack, session, "C0ALERTS").send(n, {})
+    chatter(slack, 20)
+    again = await make(slack, session, "C0ALERTS").send(n, {UNCERTAIN: "reclaimed"})
+    assert again.ok and "posted" in again.detail and "already" not in again.detail
+    assert len(slack.calls("conversations.history")) == 2
+    assert len(slack.calls("chat.postMessage")) == 2
