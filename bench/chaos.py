@@ -262,6 +262,15 @@ def latency(load: Load, arrivals: list[tuple[str, str, float]]) -> list[str]:
         p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(0.99 * len(lat)))]
         out.append(f"  accepted->delivered {dest}: p50 {p50:.2f} s, p99 {p99:.2f} s, "
                    f"max {lat[-1]:.1f} s")  # fmt: skip
+    # Slack's median by when the alert was accepted, 5 s at a time: which fault cost what.
+    t0 = min(t for t, _ in load.accepted.values())
+    buckets: dict[int, list[float]] = {}
+    for (d, i), t in first.items():
+        if d == "chat":
+            accepted = load.accepted[index[i]][0]
+            buckets.setdefault(int((accepted - t0) // 5), []).append(t - accepted)
+    medians = [sorted(v)[len(v) // 2] for _, v in sorted(buckets.items())]
+    out.append("  Slack p50 per 5 s of the run: " + " ".join(f"{m:.2f}" for m in medians))
     return out
 
 
