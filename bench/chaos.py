@@ -82,7 +82,13 @@ class Cluster:
         url = f"redis://127.0.0.1:{port}/0"
         self.dirs = [receiver_dir(work, f"chaos-{k}", url, rx) for k in "ab"]
         self.listen = [f"127.0.0.1:{free_port()}" for _ in self.dirs]
-        self.procs = [self._start(k) for k in range(2)]
+        self.procs: list[Proc] = []
+        try:
+            for k in range(2):
+                self.procs.append(self._start(k))
+        except BaseException:
+            self.stop()  # what did start
+            raise
 
     @property
     def urls(self) -> list[str]:
@@ -90,7 +96,11 @@ class Cluster:
 
     def _start_redis(self) -> Proc:
         proc = Proc("redis", self.redis_cmd, self.work / "redis.log")
-        wait_port(self.redis_port, proc)
+        try:
+            wait_port(self.redis_port, proc)
+        except BaseException:
+            proc.stop()
+            raise
         return proc
 
     def _start(self, k: int) -> Proc:

@@ -231,7 +231,8 @@ class Renderer:
             return ""
         return self.ack_url(n.alert.fingerprint, n.alert.startsAt)
 
-    def _render(self, name: str, ctx: dict[str, Any]) -> str:
+    def render_with(self, name: str, ctx: dict[str, Any]) -> str:
+        """Render one template with a context made by `template_context`."""
         try:
             return self._env.get_template(name).render(ctx).strip()
         except Exception as e:  # a user template can raise anything at render time
@@ -253,7 +254,7 @@ class Bound:
 
     def render(self, name: str) -> str:
         """Render one template; a user template that fails falls back to the built-in one."""
-        return self.renderer._render(name, self.ctx)
+        return self.renderer.render_with(name, self.ctx)
 
     def render_line(self, name: str, limit: int) -> str:
         """A one-line template (subject, title): newlines folded, cut to `limit`."""
