@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -52,11 +51,12 @@ from delivery import (  # noqa: E402
     ids,
     receiver_dir,
     receivers,
+    redis_command,
     start_receiver,
+    start_vendors,
+    wait_delivered,
 )
 from run import Proc, find_receiver, free_port, running, wait_port  # noqa: E402
-
-from receiver.store.embedded import find_redis_server  # noqa: E402
 
 DESTS = ("pd", "chat", "mail")
 TAKEOVER_TARGET_S = 15.0
@@ -74,9 +74,7 @@ class Cluster:
         self.binary, self.work = binary, work
         port = free_port()
         (work / "redis").mkdir()
-        self.redis_cmd = [find_redis_server(), "--bind", "127.0.0.1", "--port", str(port),
-                          "--dir", str(work / "redis"), "--save", "", "--appendonly", "yes",
-                          "--appendfsync", "everysec"]  # fmt: skip
+        self.redis_cmd = redis_command(port, work / "redis")
         self.redis_port = port
         self.redis = self._start_redis()
         url = f"redis://127.0.0.1:{port}/0"
@@ -198,13 +196,8 @@ async def wait_all(
 ) -> Counter[tuple[str, str]]:
     """Arrivals per (vendor, alert id) of this run, once every expected one is in (or at
     the limit), plus 3 s for late repeats."""
-    deadline = time.monotonic() + limit_s
     start = len(log.all)
-    while True:
-        got = Counter((d, i) for d, i, _ in (await log.fetch())[start:] if (d, i) in expected)
-        if len(got) >= len(expected) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.5)
+    await wait_delivered(log, expected, limit_s)
     await asyncio.sleep(3.0)
     return Counter((d, i) for d, i, _ in (await log.fetch())[start:] if (d, i) in expected)
 
@@ -346,14 +339,8 @@ def run(rate: float = 200.0, seconds: float = 60.0, receiver: str | None = None)
         raise RuntimeError("alert-receiver not installed (run ./scripts/install.sh)")
     work = Path(tempfile.mkdtemp(prefix="alert-receiver-chaos-"))
     try:
-        ready = work / "vendors.json"
-        vendors = Proc("vendors", [sys.executable, str(BENCH / "vendors.py"), "--ready-file",
-                                   str(ready)], work / "vendors.log")  # fmt: skip
+        vendors, v = start_vendors(work)
         with running(vendors):
-            deadline = time.monotonic() + 20
-            while not ready.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            v = json.loads(ready.read_text())
             cluster = Cluster(binary, work, receivers(v, DESTS))
             try:
                 return asyncio.run(measure(cluster, v, rate, seconds))

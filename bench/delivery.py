@@ -88,6 +88,28 @@ def receivers(v: dict[str, Any], dests: tuple[str, ...]) -> dict[str, Any]:
     return {d: {**all_[d], "rate": "none"} for d in dests}
 
 
+def redis_command(port: int, directory: Path) -> list[str]:
+    """redis-server on 127.0.0.1:`port` with its data in `directory`: AOF, fsync every second."""
+    return [find_redis_server(), "--bind", "127.0.0.1", "--port", str(port),
+            "--dir", str(directory), "--save", "", "--appendonly", "yes",
+            "--appendfsync", "everysec"]  # fmt: skip
+
+
+def start_vendors(work: Path) -> tuple[Proc, dict[str, Any]]:
+    """bench/vendors.py in its own process, and where it listens once it has said so."""
+    ready = work / "vendors.json"
+    proc = Proc("vendors", [sys.executable, str(BENCH / "vendors.py"), "--ready-file",
+                            str(ready)], work / "vendors.log")  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not ready.exists() and time.monotonic() < deadline and proc.alive():
+        time.sleep(0.05)
+    try:
+        return proc, json.loads(ready.read_text())
+    except (OSError, ValueError):
+        proc.stop()
+        raise RuntimeError(f"vendors not ready; log:\n{proc.log_tail()}") from None
+
+
 def receiver_dir(work: Path, name: str, redis_url: str, rx: dict[str, Any],
                  workers: dict[str, Any] | None = None) -> Path:  # fmt: skip
     """A data directory with the config of one `serve` process on `redis_url`."""
@@ -163,7 +185,8 @@ async def wait_delivered(
         everything = await log.fetch()
         got += [a for a in everything[scanned:] if (a[0], a[1]) in expected]
         scanned = len(everything)
-        if len(got) >= len(expected) or time.monotonic() > deadline:
+        # Every expected one in, counted once: a repeat must not stand in for a missing one.
+        if len({(d, i) for d, i, _ in got}) >= len(expected) or time.monotonic() > deadline:
             return got
         await asyncio.sleep(0.25)
 
@@ -346,20 +369,12 @@ def run(duration: float = 10.0, rates: tuple[float, ...] = (50, 200, 500),
     lines: list[str] = []
     figures: dict[str, float] = {}
     try:
-        ready = work / "vendors.json"
-        vendors = Proc("vendors", [sys.executable, str(BENCH / "vendors.py"), "--ready-file",
-                                   str(ready)], work / "vendors.log")  # fmt: skip
+        vendors, v = start_vendors(work)
         rport = free_port()
         (work / "redis").mkdir()
-        redis_cmd = [find_redis_server(), "--bind", "127.0.0.1", "--port", str(rport),
-                     "--dir", str(work / "redis"), "--save", "", "--appendonly", "yes",
-                     "--appendfsync", "everysec"]  # fmt: skip
+        redis_cmd = redis_command(rport, work / "redis")
         with running(vendors), running(Proc("redis", redis_cmd, work / "redis.log")) as redis:
             wait_port(rport, redis)
-            deadline = time.monotonic() + 20
-            while not ready.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            v = json.loads(ready.read_text())
             log = ArrivalLog(v["control"])
             url = f"redis://127.0.0.1:{rport}/0"
             if "ceiling" in stages:

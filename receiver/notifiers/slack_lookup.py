@@ -82,12 +82,13 @@ class HistoryLookup:
         if not channel:
             return [NOT_SURE] * len(queries)
         wanted = {q.key for q in queries}
+        oldest = min(q.oldest for q in queries)
         found: dict[str, str] = {}
         reached = float("inf")  # the oldest message time the walk has seen
         cursor, complete = "", False
         for _ in range(LOOKUP_PAGES):
             resp = await self._timed(self._api.get("conversations.history", {
-                "channel": channel, "oldest": f"{min(q.oldest for q in queries):.6f}",
+                "channel": channel, "oldest": f"{oldest:.6f}",
                 "limit": LOOKUP_PAGE_SIZE, "include_all_metadata": "true",
                 **({"cursor": cursor} if cursor else {}),
             }))  # fmt: skip
