@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Create .venv and install the package with its dev extras (idempotent).
-# Re-installs only when pyproject.toml changed since the last successful install
-# (a sha256 stamp is kept in .venv/.install-stamp). FORCE=1 forces a reinstall.
+# Create .venv and install exactly what requirements-dev.lock says (hash-checked, no
+# resolution), then the package itself (editable, no dependencies of its own). Idempotent:
+# re-installs only when the lock or pyproject.toml changed since the last successful install
+# (a sha256 stamp is kept in .venv/.install-stamp); packages the lock no longer lists are
+# removed. FORCE=1 forces a reinstall. Upgrading is scripts/upgrade-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,8 @@ VENV=.venv
 STAMP="$VENV/.install-stamp"
 PYTHON="${PYTHON:-python3}"
 
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+LOCK=requirements-dev.lock
+want="$(cat pyproject.toml "$LOCK" | sha256sum | cut -d' ' -f1)"
 if [[ "${FORCE:-0}" != 1 && -x "$VENV/bin/python" && -x "$VENV/bin/alert-receiver" \
       && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
     exit 0
@@ -45,11 +48,34 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -m pip --version >/dev/
     fi
 fi
 
-echo "install: pip install -e '.[dev]' into $VENV"
-if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' >"$ERR" 2>&1; then
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+echo "install: $LOCK into $VENV (hash-checked)"
+if ! "${pip[@]}" install -q --require-hashes --no-deps -r "$LOCK" >"$ERR" 2>&1; then
     cat "$ERR" >&2
-    echo "install: pip install failed" >&2
+    echo "install: pip install -r $LOCK failed" >&2
     exit 1
+fi
+# The package itself: its dependencies are the lock's, and its build backend (setuptools,
+# wheel) is in the lock too, so nothing is resolved or fetched here.
+if ! "${pip[@]}" install -q --no-deps --no-build-isolation -e . >"$ERR" 2>&1; then
+    cat "$ERR" >&2
+    echo "install: pip install -e . failed" >&2
+    exit 1
+fi
+# What an earlier lock installed and this one dropped goes, so the venv is the lock.
+stale="$("$VENV/bin/python" - "$LOCK" <<'PY'
+import re, sys
+from importlib.metadata import distributions
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+locked = {norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", open(sys.argv[1]).read(), re.M)}
+locked.add("alert-receiver")
+print(" ".join(sorted({norm(d.metadata["Name"]) for d in distributions()} - locked)))
+PY
+)"
+if [[ -n "$stale" ]]; then
+    echo "install: removing what the lock does not list: $stale"
+    # shellcheck disable=SC2086  # a list of package names
+    "${pip[@]}" uninstall -q -y $stale >"$ERR" 2>&1 || { cat "$ERR" >&2; exit 1; }
 fi
 echo "$want" >"$STAMP"
 echo "install: done"

@@ -7,14 +7,22 @@ cd "$(dirname "$0")/.."
 paths=()
 for p in receiver tests bench; do [[ -e "$p" ]] && paths+=("$p"); done
 
-rc=0
+failed=()
 echo "lint: ruff check"
-.venv/bin/ruff check -q "${paths[@]}" || rc=1
+.venv/bin/ruff check -q "${paths[@]}" || failed+=(ruff-check)
 echo "lint: ruff format --check"
-.venv/bin/ruff format -q --check "${paths[@]}" || rc=1
+.venv/bin/ruff format -q --check "${paths[@]}" || failed+=(ruff-format)
 echo "lint: mypy (strict) receiver/"
-.venv/bin/mypy || rc=1   # packages and strictness come from [tool.mypy] in pyproject.toml
-if [[ $rc != 0 ]]; then
-    echo "lint: FAILED (fix with: .venv/bin/ruff check --fix ${paths[*]} && .venv/bin/ruff format ${paths[*]})" >&2
+.venv/bin/mypy || failed+=(mypy)   # packages and strictness come from [tool.mypy] in pyproject.toml
+if ((${#failed[@]})); then
+    echo "lint: FAILED: ${failed[*]}" >&2
+    # Each hint only for what it can fix: ruff fixes its own findings, never a type error.
+    case " ${failed[*]} " in *" ruff-"*)
+        echo "lint: ruff's findings: .venv/bin/ruff check --fix ${paths[*]} && .venv/bin/ruff format ${paths[*]}" >&2
+    esac
+    case " ${failed[*]} " in *" mypy "*)
+        echo "lint: mypy's errors are fixed in the code (file:line above); ruff cannot fix them." \
+             "If they appeared with no code change, a dependency moved: see 'Dependencies' in README.md" >&2
+    esac
+    exit 1
 fi
-exit $rc

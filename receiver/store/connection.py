@@ -186,7 +186,7 @@ def connect(cfg: RedisConfig, url: str | None = None) -> Any:
         for item in cfg.sentinels:
             host, _, port = item.rpartition(":")
             hosts.append((host, int(port or 26379)))
-        sentinel = Sentinel(hosts, **common)  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(hosts, **common)
         return sentinel.master_for(
             cfg.master_name or "mymaster",
             redis_class=_SentinelMaster,

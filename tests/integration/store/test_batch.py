@@ -87,8 +87,8 @@ async def test_flushed_script_cache_is_reloaded(redis: aioredis.Redis) -> None:
 
 
 async def test_unreachable_redis_fails_every_caller() -> None:
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
     dead = aioredis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     b = Batcher(Runner(dead))
