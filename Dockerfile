@@ -9,10 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Only what the package needs: pyproject.toml and receiver/ (see .dockerignore).
-COPY pyproject.toml /src/
+# Only what the package needs: pyproject.toml, the runtime lock and receiver/ (see
+# .dockerignore). The image gets exactly the versions the suite last passed with: the lock,
+# hash-checked, then the package itself without resolving anything.
+COPY pyproject.toml requirements.lock /src/
 COPY receiver /src/receiver
-RUN pip install /src && rm -rf /src \
+RUN pip install --require-hashes --no-deps -r /src/requirements.lock \
+    && pip install --no-deps --no-build-isolation /src && rm -rf /src \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin alert-receiver \
     && mkdir -p /etc/alert-receiver /var/lib/alert-receiver \
     && chown alert-receiver:alert-receiver /var/lib/alert-receiver

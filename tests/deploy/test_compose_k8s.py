@@ -203,7 +203,7 @@ def test_dockerfile_shape() -> None:
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and not user[-1].startswith(("root", "0"))
     assert re.search(r"^EXPOSE 9095$", text, re.M)
-    assert "pip install /src" in text
+    assert "pip install --require-hashes --no-deps -r /src/requirements.lock" in text
     cmd = yaml.safe_load(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))  # type: ignore[union-attr]
     assert cmd[cmd.index("--config") + 1] == "/etc/alert-receiver/config.yml"
 
@@ -228,6 +228,7 @@ def test_dockerignore_keeps_state_and_secrets_out() -> None:
     lines = (ROOT / ".dockerignore").read_text().split()
     assert lines[lines.index("*")] == "*"  # everything excluded first …
     assert "!receiver/" in lines and "!pyproject.toml" in lines  # … then only the package
+    assert "!requirements.lock" in lines  # … and the lock it installs
 
 
 # ---------------------------------------------------------------------------- Kubernetes
