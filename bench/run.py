@@ -9,6 +9,8 @@
     .venv/bin/python bench/run.py --only console      console list, 10,000 alerts (bench/console.py)
     .venv/bin/python bench/run.py --only delivery     delivery rate and latency (bench/delivery.py)
     .venv/bin/python bench/run.py --only chaos        issue #14's fault run (bench/chaos.py)
+    .venv/bin/python bench/run.py --only calendar     feeds vs /health/live (bench/calendar_feed.py)
+    .venv/bin/python bench/run.py --only durability   redis.durability's cost (bench/durability.py)
 
 Everything listens on 127.0.0.1 on free ports and stops by itself; each wrk run is bounded
 by --duration. See bench/README.md for what each figure means and the targets.
@@ -568,6 +570,8 @@ def main() -> int:
             "delivery",
             "console",
             "chaos",
+            "calendar",
+            "durability",
         ],
         default="all",
         help="ceiling: bench/ceiling.py figures only; intake: the receiver only; "
@@ -576,7 +580,11 @@ def main() -> int:
         "delivery: bench/delivery.py (workers to local vendors: rate and latency) only"
         "; console: bench/console.py (the console's alert list over 10,000 alerts) only"
         "; chaos: bench/chaos.py (two replicas through kill -9, vendor 500s and 429s and a "
-        "Redis restart; every arrival counted) only",
+        "Redis restart; every arrival counted) only"
+        "; calendar: bench/calendar_feed.py (/health/live while calendar feeds of a rotation "
+        "with 200 overrides are requested) only"
+        "; durability: bench/durability.py (intake alerts/s under each redis.durability "
+        "setting, as ratios to everysec) only",
     )
     ap.add_argument(
         "--notify",
@@ -864,6 +872,22 @@ def main() -> int:
 
             print("bench: chaos: 60 s of faults on two replicas", flush=True)
             for line in chaos.run(receiver=args.receiver):
+                lines.append(line)
+                print(line, flush=True)
+                failed = failed or "FAIL" in line
+        # -- calendar feeds do not stall the service (bench/calendar_feed.py) -------------
+        if args.only in ("all", "calendar"):
+            import calendar_feed  # here: calendar_feed.py imports this module's helpers
+
+            for line in calendar_feed.run(duration=min(duration, 10.0), receiver=args.receiver):
+                lines.append(line)
+                print(line, flush=True)
+                failed = failed or "FAIL" in line
+        # -- redis.durability: each setting's intake rate vs everysec (bench/durability.py) --
+        if args.only in ("all", "durability"):
+            import durability  # here: durability.py imports this module's helpers
+
+            for line in durability.run(duration=duration, receiver=args.receiver):
                 lines.append(line)
                 print(line, flush=True)
                 failed = failed or "FAIL" in line

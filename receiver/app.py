@@ -24,6 +24,7 @@ from receiver.api import (
     alerts,
     digests,
     dlq,
+    errors,
     guard,
     health,
     heartbeats,
@@ -57,6 +58,7 @@ from receiver.reload import (
 from receiver.settings import Settings
 from receiver.slo.runner import SloRunner
 from receiver.slo.store import SloStore
+from receiver.store import durability
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import connect, describe_target
 from receiver.store.dlq import DeadLetters
@@ -85,7 +87,9 @@ def create_app(
     file with the same `overrides` (command-line flags) applied.
     """
     # The webhook's body limit: aiohttp enforces it while reading (413 from our handler).
-    app = web.Application(client_max_size=settings.webhook.max_body_bytes)
+    # json_errors: aiohttp's own 404/405/413 in the README's error shape, like ours.
+    app = web.Application(client_max_size=settings.webhook.max_body_bytes,
+                          middlewares=[errors.json_errors])  # fmt: skip
     webhook_creds = credentials_of(settings.auth)
     access, metrics_auth = access_of(settings, webhook_creds)
     state = AppState(settings, Metrics(), webhook_creds, access, metrics_auth)
@@ -106,7 +110,8 @@ def create_app(
                 fatal.set_result(reason)
 
         if settings.redis.mode == "embedded":
-            embedded = EmbeddedRedis(Path(data_dir or settings.data_dir))
+            embedded = EmbeddedRedis(Path(data_dir or settings.data_dir),
+                                     appendfsync=settings.redis.durability.fsync)  # fmt: skip
             embedded.start()  # in the main thread: see EmbeddedRedis._die_with_parent
             url = embedded.url
             log.info("embedded redis started", extra={"socket": str(embedded.socket)})
@@ -120,18 +125,31 @@ def create_app(
         redis = connect(settings.redis, url)
         state.redis_target = describe_target(settings.redis, url)
         keys = Keys(settings.redis.key_prefix)
-        scripts = Scripts.register(redis)
+        m = state.metrics
+        try:  # what a change a caller is told succeeded waits for (redis.durability)
+            changes = await durability.start(
+                redis, settings.redis, keys, state.redis_target,
+                lambda op, why: m.child(m.durability_unconfirmed, op, why).inc(),
+            )  # fmt: skip
+        except durability.DurabilityRefused:
+            await redis.aclose()
+            if supervisor is not None:
+                await supervisor.stop()
+            raise
+        if changes.policy.command is not None:
+            app[health.COMPONENTS]["durability"] = changes.status
+        scripts = Scripts.register(redis, changes.named)
         intake = Intake(redis, scripts, keys, routing_of(settings), clock)
         app[SERVICES] = Services(
             redis=redis,
             mode=settings.redis.mode,
             intake=intake,
             reader=AlertReader(redis, keys, clock=clock),
-            dlq=DeadLetters(redis, keys, scripts, clock),
-            overrides=(overrides := OverrideStore(redis, keys, clock)),
+            dlq=DeadLetters(changes.named("purge"), keys, scripts, clock),
+            overrides=(overrides := OverrideStore(changes.named("override"), keys, clock)),
             digests=DigestStore(redis, keys, scripts),
             oncall=OnCallLookup(overrides, lambda: state.settings.oncall),
-            acks=Acks(redis, keys, lambda: ack_destinations(state.settings),
+            acks=Acks(changes.named("ack"), keys, lambda: ack_destinations(state.settings),
                       lambda: state.settings.state.history_max, clock, state.metrics),
             slo=SloStore(redis, keys, clock),
             heartbeats=HeartbeatChecker(redis, keys, intake, lambda: state.settings.heartbeats,

@@ -1,4 +1,5 @@
-"""The `alert-receiver` command: serve, check-config, routes test, send-test."""
+"""The `alert-receiver` command: the service itself, and the tools that check its config and
+operate it from a shell. `--config` and `--data-dir` go before or after the command."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from receiver import __version__
+from receiver.cli_common import check_global_options, global_options, say, takes
 from receiver.config_check import load_settings
 from receiver.config_loader import ConfigError
 from receiver.settings import Settings
@@ -28,12 +30,12 @@ def _load(path: str, overrides: dict[str, Any] | None = None, secrets: bool = Tr
         settings = load_settings(path, overrides, secrets=secrets, unset=unset)
     except ConfigError as e:
         for issue in e.issues:
-            print(issue, file=sys.stderr)
+            say(str(issue), file=sys.stderr)
         n = len(e.issues)
-        print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        say(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
     if unset:
-        print(f"{path}: not checked offline (unset): {', '.join(unset)}", file=sys.stderr)
+        say(f"{path}: not checked offline (unset): {', '.join(unset)}", file=sys.stderr)
     return settings
 
 
@@ -51,12 +53,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from receiver import logs, serving
     from receiver.app import create_app
+    from receiver.store.durability import DurabilityRefused
     from receiver.store.embedded import EmbeddedRedisError
 
     try:  # a bad $ALERT_RECEIVER_LOG_LEVEL fails before anything else
         logs.choose_level(args.log_level, "info")
     except ValueError as e:
-        print(f"alert-receiver: {e}", file=sys.stderr)
+        say(f"alert-receiver: {e}", file=sys.stderr)
         return EXIT_CONFIG
     overrides = {"listen": args.listen} if args.listen else None
     settings = _load(args.config, overrides)
@@ -81,15 +84,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # shutdown_timeout), then the cleanup contexts stop workers and the embedded Redis.
         serving.run(app, host, port, config=os.path.abspath(args.config), shutdown_timeout=10,
                     loop_factory=_event_loop)  # fmt: skip
-    except EmbeddedRedisError as e:
-        print(f"alert-receiver: {e}", file=sys.stderr)
+    except (EmbeddedRedisError, DurabilityRefused) as e:
+        say(f"alert-receiver: {e}", file=sys.stderr)
         return 1
     except serving.ServiceFailed as e:
         # Could not recover by itself: non-zero, for systemd/Kubernetes to restart us.
-        print(f"alert-receiver: {e}", file=sys.stderr)
+        say(f"alert-receiver: {e}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as e:
-        print(f"alert-receiver: cannot listen on {settings.listen}: {e.strerror}", file=sys.stderr)
+        say(f"alert-receiver: cannot listen on {settings.listen}: {e.strerror}", file=sys.stderr)
         return 1
     return 0
 
@@ -131,36 +134,17 @@ def summary(settings: Settings) -> str:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.config, secrets=not args.no_secrets)
-    print(summary(settings))
+    say(summary(settings))
     for w in settings.warnings():
-        print(f"{args.config}: warning: {w}", file=sys.stderr)
-    print("config OK" + (" (secrets not checked)" if args.no_secrets else ""))
+        say(f"{args.config}: warning: {w}", file=sys.stderr)
+    say("config OK" + (" (secrets not checked)" if args.no_secrets else ""))
     return 0
 
 
 def cmd_routes_test(args: argparse.Namespace) -> int:
-    from receiver.durations import format_duration
-    from receiver.pipeline.route import format_matches
-    from receiver.pipeline.routing import targets_for
+    from receiver import cli_routes
 
-    settings = _load(args.config, secrets=False)  # routing needs no secrets
-    labels: dict[str, str] = {}
-    for item in args.labels:
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            print(f"alert-receiver: label {item!r} is not NAME=VALUE", file=sys.stderr)
-            return EXIT_CONFIG
-        labels[k] = v.strip('"')
-    tree = settings.routing_tree()
-    print(format_matches(labels, tree.match(labels)))
-    dests = [t.destination for t in targets_for(tree, labels, set(settings.receivers))]
-    print("destinations: " + (", ".join(dests) or "(none)"))
-    policy = next((m.escalation for m in tree.match(labels) if m.escalation), None)
-    if policy is not None and policy in settings.escalation_policies:
-        steps = settings.escalation_policies[policy].steps
-        print(f"escalation: {policy} (steps at "
-              f"{' / '.join(format_duration(s.after) for s in steps)})")  # fmt: skip
-    return 0
+    return cli_routes.run(args, _load(args.config, secrets=False))  # routing needs no secrets
 
 
 def sample_body(severity: str, status: str = "firing", count: int = 1) -> dict[str, Any]:
@@ -201,9 +185,9 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     try:
         resp = httpx.post(args.url, json=body, headers=headers, timeout=10)
     except httpx.HTTPError as e:
-        print(f"alert-receiver: POST {args.url} failed: {e}", file=sys.stderr)
+        say(f"alert-receiver: POST {args.url} failed: {e}", file=sys.stderr)
         return 1
-    print(f"{resp.status_code} {resp.text}")
+    say(f"{resp.status_code} {resp.text}")
     return 0 if resp.is_success else 1
 
 
@@ -237,35 +221,45 @@ def cmd_slo(args: argparse.Namespace) -> int:
     return cli_slo.run(args, _load(args.config))
 
 
+SERVE_DATA_DIR = ("where the embedded Redis keeps its files (default: the config's data_dir, "
+                  "itself ./data unless set)")  # fmt: skip
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alert-receiver", description=__doc__)
+    p = argparse.ArgumentParser(prog="alert-receiver", description=__doc__,
+                                parents=[global_options(top=True)])  # fmt: skip
     p.add_argument("--version", action="version", version=f"alert-receiver {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from receiver.logs import LEVEL_ENV, LEVELS
 
-    s = sub.add_parser("serve", help="run the service")
-    s.add_argument("--config", required=True, help="config file (YAML)")
+    s = sub.add_parser("serve", help="run the service",
+                       parents=[global_options(data_dir=SERVE_DATA_DIR)])  # fmt: skip
     s.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
-    s.add_argument("--data-dir", help="where the embedded Redis keeps its files (default ./data)")
     s.add_argument(
         "--log-level",
         choices=LEVELS,
         help=f"overrides ${LEVEL_ENV}, which overrides the config's log_level",
     )
+    takes(s, "config", "data_dir")
     s.set_defaults(func=cmd_serve)
 
-    c = sub.add_parser("check-config", help="validate a config and print a summary")
-    c.add_argument("config")
+    c = sub.add_parser("check-config", help="validate a config and print a summary",
+                       parents=[global_options(data_dir=None)])  # fmt: skip
+    c.add_argument("config", nargs="?", default=argparse.SUPPRESS, metavar="CONFIG",
+                   help="config file (YAML), or give it with --config")  # fmt: skip
     c.add_argument("--no-secrets", action="store_true",
                    help="offline: unset ${VARS} and secret files are not needed")  # fmt: skip
+    takes(c, "config", missing="CONFIG (or --config)")
     c.set_defaults(func=cmd_check_config)
 
-    r = sub.add_parser("routes", help="routing tree tools")
+    r = sub.add_parser("routes", help="routing tree tools: routes test",
+                       parents=[global_options()])  # fmt: skip
     rsub = r.add_subparsers(dest="routes_command", required=True, metavar="SUBCOMMAND")
-    rt = rsub.add_parser("test", help="which routes and destinations a label set gets")
-    rt.add_argument("--config", required=True)
+    rt = rsub.add_parser("test", help="which routes, destinations and escalation labels get",
+                         parents=[global_options()])  # fmt: skip
     rt.add_argument("labels", nargs="+", metavar="NAME=VALUE")
+    takes(rt, "config", "data_dir")
     rt.set_defaults(func=cmd_routes_test)
 
     t = sub.add_parser("send-test", help="post a realistic Alertmanager v4 body")
@@ -297,7 +291,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import os
 
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    check_global_options(top, args)
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit

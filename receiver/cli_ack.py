@@ -13,7 +13,7 @@ from typing import Any
 
 from receiver.ack.service import AckOutcome, Acks
 from receiver.api.acks import DETAIL, BodyError, parse_body
-from receiver.cli_common import with_store
+from receiver.cli_common import global_options, say, takes, with_store
 from receiver.reload import ack_destinations
 from receiver.settings import Settings
 from receiver.store.keys import Keys
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         body = parse_body(raw, "cli", time.time(), unack)
     except BodyError as e:
-        print(f"alert-receiver: {e}", file=sys.stderr)
+        say(f"alert-receiver: {e}", file=sys.stderr)
         return 2
 
     async def go(acks: Acks) -> int:
@@ -40,7 +40,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                "outcome": result.outcome.value}  # fmt: skip
         if result.ack is not None:
             out["ack"] = result.ack.model_dump()
-        print(json.dumps(out) if args.json else _line(result.outcome, result.alertname, out))
+        if args.json:
+            print(json.dumps(out))
+        else:
+            say(_line(result.outcome, result.alertname, out), keep="")
         return 0 if result.outcome in (AckOutcome.ACKED, AckOutcome.UNACKED,
                                        AckOutcome.ALREADY, AckOutcome.NOT_ACKED) else 1  # fmt: skip
 
@@ -61,13 +64,12 @@ def _line(outcome: AckOutcome, alertname: str, out: dict[str, Any]) -> str:
 def add_parsers(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     for name, help_ in (("ack", "acknowledge an alert's current episode"),
                         ("unack", "end an alert's acknowledgement")):  # fmt: skip
-        p = sub.add_parser(name, help=help_)
+        p = sub.add_parser(name, help=help_, parents=[global_options()])
         p.add_argument("fingerprint")
-        p.add_argument("--config", required=True, help="config file (YAML)")
-        p.add_argument("--data-dir", help="the serve --data-dir (embedded Redis)")
         p.add_argument("--by", required=True, help="who (shown in Slack, history, console)")
         p.add_argument("--comment", default="")
         if name == "ack":
             p.add_argument("--expires", help="a duration (30m, 2h) or an RFC 3339 time")
         p.add_argument("--json", action="store_true")
+        takes(p, "config", "data_dir")
         p.set_defaults(func=func)

@@ -1,10 +1,12 @@
-"""What the Redis-facing command groups (dlq, oncall, digest) share: reaching the service's
-Redis from a config, and `--config`/`--data-dir` accepted before or after the subcommand."""
+"""What the command groups share: the global options (`--config`, `--data-dir`, before or
+after the command), reaching the service's Redis from a config, and making whatever is
+printed for humans safe for a terminal."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,13 +19,96 @@ from receiver.store.keys import Keys
 
 T = TypeVar("T")
 
+# Shown as an escape: control characters (C0, DEL, C1), format characters (bidi overrides
+# such as U+202E, zero-width ones), line/paragraph separators and lone surrogates. Any of
+# them from Redis or a config could move the cursor, retitle the terminal or reorder
+# what a reader sees.
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+LAYOUT = "\n\t"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` with every unsafe character escaped (`\\x1b`, `\\u202e`), except those in
+    `keep` (LAYOUT for a multi-line text whose newlines and tabs are its layout)."""
+    if text.isprintable():  # the usual case, and it holds for nothing unsafe
+        return text
+    out = []
+    for c in text:
+        if c in keep or c.isprintable() or unicodedata.category(c) not in _UNSAFE:
+            out.append(c)
+        elif (o := ord(c)) < 0x100:
+            out.append(f"\\x{o:02x}")
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    return "".join(out)
+
+
+def printable_data(value: Any) -> Any:
+    """Every string inside `value` (dicts, lists, tuples) escaped as by `printable`: for
+    data that a table lays out afterwards (its newlines escaped too)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(printable_data(v) for v in value)
+    return value
+
+
+def say(text: str, keep: str = LAYOUT, file: Any = None) -> None:
+    """Prints `text` for a human, anything unsafe escaped: its newlines and tabs are kept
+    unless `keep` says otherwise (`keep=""` for a one-line record of stored values)."""
+    print(printable(text, keep), file=file or sys.stdout)
+
+
+DATA_DIR_HELP = "the running serve's --data-dir (embedded Redis); default: the config's data_dir"
+
+
+def global_options(
+    top: bool = False, data_dir: str | None = DATA_DIR_HELP
+) -> argparse.ArgumentParser:
+    """`--config` (and `--data-dir`, unless `data_dir` is None: its help), for `parents=`.
+
+    The top-level parser's copy (`top`) holds the defaults (None); every command's copy
+    defaults to SUPPRESS, so an option absent after the command leaves the one given
+    before it alone, and the last one given wins."""
+    p = argparse.ArgumentParser(add_help=False)
+    default = None if top else argparse.SUPPRESS
+    where = "also after the command" if top else "also before the command"
+    p.add_argument("--config", default=default, metavar="FILE", help=f"config file (YAML); {where}")
+    if top:
+        data_dir = ("the data directory: where serve keeps the embedded Redis, where the other "
+                    "commands find it; default: the config's data_dir")  # fmt: skip
+    if data_dir is not None:
+        p.add_argument("--data-dir", default=default, metavar="DIR", help=data_dir)
+    return p
+
+
+def takes(p: argparse.ArgumentParser, *dests: str, missing: str = "--config") -> None:
+    """Marks `p`'s command as reading these global options (`config`, `data_dir`); with
+    `config`, a config is required (`missing` names it in the usage error)."""
+    p.set_defaults(global_options_taken=(p, frozenset(dests), missing))
+
+
+def check_global_options(top: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (exit 2) when the command needs a config and got none, or was given
+    a global option it does not read (before it, where argparse cannot refuse it)."""
+    p, dests, missing = getattr(args, "global_options_taken", (top, frozenset(), ""))
+    if "config" in dests and not args.config:
+        p.error(f"the following arguments are required: {missing}")
+    for dest in ("config", "data_dir"):
+        if dest not in dests and getattr(args, dest, None) is not None:
+            p.error(f"{args.command} does not read --{dest.replace('_', '-')}")
+
 
 def redis_client(settings: Settings, data_dir: str | None) -> Any:
     """A client on the config's Redis: the external one, or the embedded one of a running
     `serve` (its socket in the data directory)."""
     if settings.redis.mode != "embedded":
         return connect(settings.redis)
-    sock = Path(data_dir or settings.data_dir).resolve() / "redis.sock"
+    sock = embedded_socket(settings, data_dir)
     if not sock.exists():
         raise SystemExit(
             f"alert-receiver: no embedded Redis at {sock}: is `serve` running with this "
@@ -32,30 +117,23 @@ def redis_client(settings: Settings, data_dir: str | None) -> Any:
     return connect(settings.redis, f"unix://{sock}")
 
 
+def embedded_socket(settings: Settings, data_dir: str | None) -> Path:
+    """Where a running `serve` with this config (and `--data-dir`) has its Redis socket."""
+    return Path(data_dir or settings.data_dir).resolve() / "redis.sock"
+
+
 def command_group(
     sub: Any, name: str, help: str, func: Callable[[argparse.Namespace], int]
 ) -> tuple[Any, argparse.ArgumentParser]:
     """`alert-receiver NAME SUBCOMMAND …`: returns (the subcommands, the parent parser
-    each subcommand lists in `parents=` for `--config`/`--data-dir` after it). The
-    subcommands' copies default to SUPPRESS so an absent one leaves the value given before
-    the subcommand alone; `--config` is required in one place or the other."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS, help="config file (YAML)")
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="the serve --data-dir (embedded Redis)")  # fmt: skip
-    group = sub.add_parser(name, help=help)
-    group.add_argument("--config", help="config file (YAML); also accepted after the subcommand")
-    group.add_argument("--data-dir", help="the serve --data-dir (embedded Redis)")
+    each subcommand lists in `parents=`, for `--config`/`--data-dir` after it). The group
+    takes them too (`NAME --config FILE SUBCOMMAND`), as does the top-level parser."""
+    group = sub.add_parser(name, help=help, description=help, parents=[global_options()])
     subcommands = group.add_subparsers(dest=f"{name}_command", required=True,
                                        metavar="SUBCOMMAND")  # fmt: skip
-
-    def checked(args: argparse.Namespace) -> int:
-        if not args.config:
-            group.error("the following arguments are required: --config")
-        return func(args)
-
-    group.set_defaults(func=checked)
-    return subcommands, common
+    takes(group, "config", "data_dir")
+    group.set_defaults(func=func)
+    return subcommands, global_options()
 
 
 async def with_store(
@@ -70,7 +148,7 @@ async def with_store(
     try:
         return await fn(make(redis, Keys(settings.redis.key_prefix)))
     except RedisError as e:
-        print(f"alert-receiver: Redis unavailable: {e}", file=sys.stderr)
+        say(f"alert-receiver: Redis unavailable: {e}", file=sys.stderr)
         return 1
     finally:
         await redis.aclose()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.cli_common import command_group, with_store
+from receiver.cli_common import LAYOUT, command_group, printable, say, with_store
 from receiver.digest.flusher import DigestFlusher
 from receiver.digest.render import DigestRenderer
 from receiver.digest.store import DigestStore
@@ -44,29 +44,29 @@ async def flush(store: DigestStore, settings: Settings, name: str, wait_s: float
                             settings.workers.max_age)  # fmt: skip
     result, window_ms = await flusher.flush_now(name)
     if result == "empty":
-        print(f"digest {name}: nothing buffered (send_empty is off): nothing to send")
+        say(f"digest {name}: nothing buffered (send_empty is off): nothing to send")
         return 0
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if await store.status(name, window_ms) == "sent":
-            print(f"digest {name}: sent (window ending {_iso(window_ms / 1000)})")
+            say(f"digest {name}: sent (window ending {_iso(window_ms / 1000)})")
             return 0
         await asyncio.sleep(0.2)
-    print(f"digest {name}: queued, not sent within {wait_s:g}s: a running `alert-receiver "
-          "serve` on this Redis sends it", file=sys.stderr)  # fmt: skip
+    say(f"digest {name}: queued, not sent within {wait_s:g}s: a running `alert-receiver "
+        "serve` on this Redis sends it", file=sys.stderr)  # fmt: skip
     return NOT_SENT_YET
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.digest_command != "list" and args.name not in settings.digests:
         known = ", ".join(sorted(settings.digests)) or "none"
-        print(f"alert-receiver: no digest {args.name!r} in the config (defined: {known})",
-              file=sys.stderr)  # fmt: skip
+        say(f"alert-receiver: no digest {args.name!r} in the config (defined: {known})",
+            file=sys.stderr)  # fmt: skip
         return 2
 
     async def go(store: DigestStore) -> int:
         if args.digest_command == "preview":
-            sys.stdout.write(await preview(store, settings, args.name))
+            sys.stdout.write(printable(await preview(store, settings, args.name), LAYOUT))
             return 0
         if args.digest_command == "flush":
             return await flush(store, settings, args.name, args.wait)
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name, cfg in sorted(settings.digests.items()):
             buffered, more = await store.pending(name)
             due = _iso(cfg.schedule().next_end(now))
-            print(f"{name}  {buffered} buffered" + (f" (+{more} over max)" if more else "")
-                  + f"  next {due}")  # fmt: skip
+            say(f"{name}  {buffered} buffered" + (f" (+{more} over max)" if more else "")
+                + f"  next {due}")  # fmt: skip
         return 0
 
     def make(redis: Any, keys: Keys) -> DigestStore:

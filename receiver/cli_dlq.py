@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.cli_common import command_group, with_store
+from receiver.cli_common import command_group, say, with_store
 from receiver.settings import Settings
 from receiver.store.dlq import DeadLetters
 from receiver.store.keys import Keys
@@ -29,33 +29,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps([r.to_dict() for r in rows], indent=2))
                 return 0
-            print(f"{await dlq.size()} dead letter(s)")
+            say(f"{await dlq.size()} dead letter(s)")
             for r in rows:
                 d = r.to_dict()
-                print(f"{r.id}  {_when(r.at_ms)}  {d['destination']}  {d['alertname']} "
-                      f"({d['fingerprint']}, {d['reason']})  {r.outcome}: {r.error}")  # fmt: skip
+                say(f"{r.id}  {_when(r.at_ms)}  {d['destination']}  {d['alertname']} "
+                    f"({d['fingerprint']}, {d['reason']})  {r.outcome}: {r.error}",
+                    keep="")  # fmt: skip
             return 0
         if args.dlq_command == "show":
             dl = await dlq.get(args.id)
             if dl is None:
-                print(f"alert-receiver: no dead letter {args.id}", file=sys.stderr)
+                say(f"alert-receiver: no dead letter {args.id}", file=sys.stderr)
                 return 1
             print(json.dumps({**dl.to_dict(), "job": json.loads(dl.job or "null")}, indent=2))
             return 0
         if args.dlq_command == "replay":
             if args.all:
-                print(f"replayed {await dlq.replay_all()}")
+                say(f"replayed {await dlq.replay_all()}")
                 return 0
             if not args.id:
-                print("alert-receiver: dlq replay needs an ID or --all", file=sys.stderr)
+                say("alert-receiver: dlq replay needs an ID or --all", file=sys.stderr)
                 return 2
             ok = await dlq.replay(args.id)
-            print(f"replayed {args.id}" if ok else f"no dead letter {args.id}")
+            say(f"replayed {args.id}" if ok else f"no dead letter {args.id}")
             return 0 if ok else 1
         if not args.yes:
-            print("alert-receiver: dlq purge deletes every dead letter; add --yes", file=sys.stderr)
+            say("alert-receiver: dlq purge deletes every dead letter; add --yes", file=sys.stderr)
             return 2
-        print(f"purged {await dlq.purge()}")
+        say(f"purged {await dlq.purge()}")
         return 0
 
     def make(redis: Any, keys: Keys) -> DeadLetters:

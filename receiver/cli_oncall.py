@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receiver.cli_common import command_group, with_store
+from receiver.cli_common import command_group, global_options, printable_data, say, with_store
 from receiver.oncall import view
 from receiver.oncall.overrides import OverrideError, Request, build_override, parse_time
 from receiver.oncall.store import OverrideStore
@@ -25,7 +25,7 @@ from receiver.store.keys import Keys
 
 
 def _fail(msg: str, code: int = 1) -> int:
-    print(f"alert-receiver: {msg}", file=sys.stderr)
+    say(f"alert-receiver: {msg}", file=sys.stderr)
     return code
 
 
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps({"rotations": statuses}, indent=2))
         else:
-            print(view.table(statuses, with_next=len(args.at or ["now"]) == 1))
+            # Stored values (an override's reason) escaped before the table lays them out.
+            say(view.table(printable_data(statuses), with_next=len(args.at or ["now"]) == 1))
         return 0
 
     async def add(store: OverrideStore) -> int:
@@ -70,11 +71,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                              store.now()))  # fmt: skip
         except OverrideError as e:
             for f in e.fields:
-                print(f"alert-receiver: {f['field']}: {f['message']}", file=sys.stderr)
+                say(f"alert-receiver: {f['field']}: {f['message']}", file=sys.stderr)
             return 2
         if not await store.add(args.rotation, o):
             return _fail(f"rotation {args.rotation} has the most overrides it keeps: remove some")
-        print(json.dumps(o.to_dict(), indent=2) if args.json else f"added {o.id}")
+        if args.json:
+            print(json.dumps(o.to_dict(), indent=2))
+        else:
+            say(f"added {o.id}")
         return 0
 
     async def listing(store: OverrideStore) -> int:
@@ -82,16 +86,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps([{"rotation": n, **o.to_dict()} for n, o in rows], indent=2))
             return 0
-        print(f"{len(rows)} override(s)")
+        say(f"{len(rows)} override(s)")
         for n, o in rows:
             d = o.to_dict()
-            print(f"{o.id}  {n}  {o.who}  {d['from']} → {d['until']}  by {o.created_by}"
-                  + (f": {o.reason}" if o.reason else ""))  # fmt: skip
+            say(f"{o.id}  {n}  {o.who}  {d['from']} → {d['until']}  by {o.created_by}"
+                + (f": {o.reason}" if o.reason else ""), keep="")  # fmt: skip
         return 0
 
     async def remove(store: OverrideStore) -> int:
         if await store.remove(args.rotation, args.id):
-            print(f"removed {args.id}")
+            say(f"removed {args.id}")
             return 0
         return _fail(f"no override {args.id} in rotation {args.rotation}")
 
@@ -114,7 +118,8 @@ def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     w.add_argument("--at", action="append", metavar="TIME",
                    help="ISO 8601 or now (default); repeat for several times")  # fmt: skip
     w.add_argument("--rotation", help="only this rotation")
-    ov = osub.add_parser("override", help="add, list or remove overrides")
+    ov = osub.add_parser("override", help="add, list or remove overrides",
+                         parents=[global_options()])  # fmt: skip
     vsub = ov.add_subparsers(dest="override_command", required=True, metavar="ACTION")
     a = vsub.add_parser("add", parents=[common], help="put someone on call for a while")
     a.add_argument("rotation")

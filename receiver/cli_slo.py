@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receiver.cli_common import command_group, with_store
+from receiver.cli_common import command_group, say, with_store
 from receiver.durations import parse_duration
 from receiver.settings import Settings
 from receiver.slo.config import MAX_WINDOW_S, MIN_WINDOW_S
@@ -26,18 +26,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             window = parse_duration(args.window)
         except ValueError as e:
-            print(f"alert-receiver: --window: {e}", file=sys.stderr)
+            say(f"alert-receiver: --window: {e}", file=sys.stderr)
             return 2
         if not MIN_WINDOW_S <= window <= MAX_WINDOW_S:
-            print("alert-receiver: --window must be between 6h and 366d", file=sys.stderr)
+            say("alert-receiver: --window must be between 6h and 366d", file=sys.stderr)
             return 2
     if not settings.slo.services:
-        print("alert-receiver: no SLO services configured (slo.services)", file=sys.stderr)
+        say("alert-receiver: no SLO services configured (slo.services)", file=sys.stderr)
         return 1
 
     async def go(store: SloStore) -> int:
         rows = await report(store, settings.slo, window)
-        print(json.dumps({"services": rows}, indent=2) if args.json else table(rows))
+        if args.json:
+            print(json.dumps({"services": rows}, indent=2))
+        else:
+            say(table(rows))
         return 0
 
     def make(redis: Any, keys: Keys) -> SloStore:

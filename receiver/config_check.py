@@ -14,15 +14,17 @@ a reload. It reports every problem as `file:line: key.path: message`:
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from receiver.config_loader import ConfigError, ConfigIssue, line_of, load_yaml
+from receiver.config_loader import ConfigError, ConfigIssue, line_of, load_yaml, plain_message
 from receiver.notifiers.registry import CHANNELS
 from receiver.notifiers.render import check_templates
 from receiver.settings import AUTH_TAGS, Issue, Loc, Settings
@@ -37,17 +39,19 @@ def load_settings(
     """The settings in `path`, checked completely; ConfigError lists every problem.
 
     With `secrets=False`, unset environment variables are kept as written (their names
-    appended to `unset`) and secret files are not read.
+    appended to `unset`) and secret files are not read. `overrides` are command-line
+    flags (`{"listen": …}` is `--listen`): their problems are reported as the flag's.
     """
     p = Path(path)
     data, node = load_yaml(p, unset=None if secrets else (unset if unset is not None else []))
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(str(p), 1, "", "the config must be a YAML mapping")])
     data.update(overrides or {})
+    flags = set(overrides or {})
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_shape_issues(e, data, str(p), node)) from None
+        raise ConfigError(_shape_issues(e, data, str(p), node, flags)) from None
     found: list[Issue] = settings.reference_issues()
     if not found:
         try:
@@ -58,29 +62,70 @@ def load_settings(
     if secrets:
         found += settings.secret_issues()
     if found:
-        raise ConfigError(sorted((_issue(str(p), node, loc, msg) for loc, msg in found),
+        raise ConfigError(sorted((_issue(str(p), node, loc, msg, flags) for loc, msg in found),
                                  key=lambda i: i.line))  # fmt: skip
     return settings
 
 
-def _issue(file: str, node: Any, loc: Loc, message: str) -> ConfigIssue:
-    return ConfigIssue(file, line_of(node, loc), ".".join(str(x) for x in loc), message)
+def _issue(
+    file: str, node: Any, loc: Loc, message: str, flags: Collection[str] = ()
+) -> ConfigIssue:
+    # An override from the command line (`serve --listen`) is the flag's mistake.
+    flag = f"--{str(loc[0]).replace('_', '-')}" if loc and loc[0] in flags else ""
+    return ConfigIssue(file, line_of(node, loc), ".".join(str(x) for x in loc), message, flag)
 
 
-def _shape_issues(e: ValidationError, data: Any, file: str, node: Any) -> list[ConfigIssue]:
+def _shape_issues(
+    e: ValidationError, data: Any, file: str, node: Any, flags: Collection[str] = ()
+) -> list[ConfigIssue]:
+    """pydantic's errors in our words: every message of the shape checks is made here."""
     out = []
     for err in e.errors(include_url=False):
-        loc = _strip_tags(err["loc"])
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key" + _hint(str(loc[-1]), _keys_at(data, loc[:-1]))
-        elif err["type"] == "literal_error" and loc[:1] in (("auth",), ("metrics_auth",)):
-            message = (
-                "must be `none` or a mapping with bearer_tokens, bearer_token_files or basic"
-                f" (got {err['input']!r})"
-            )
-        out.append(_issue(file, node, loc, message))
+        loc, message = _shape_message(err, data)
+        out.append(_issue(file, node, loc, message, flags))
     return out
+
+
+def _shape_message(err: ErrorDetails, data: Any) -> tuple[Loc, str]:
+    loc, kind = _strip_tags(err["loc"]), err["type"]
+    if kind == "extra_forbidden":
+        return loc, "unknown key" + _hint(str(loc[-1]), _keys_at(data, loc[:-1]))
+    if loc[:1] in (("auth",), ("metrics_auth",)) and len(loc) == 1:
+        if kind == "literal_error":
+            return loc, f"must be {_AUTH_FORMS} (got {err['input']!r})"
+        if kind == "missing":  # only `auth` is required
+            return loc, ("required: give bearer_tokens, bearer_token_files or basic, or "
+                         "write `auth: none` explicitly to accept webhooks without "
+                         "credentials")  # fmt: skip
+    kinds = ", ".join(CHANNELS)
+    if kind == "union_tag_invalid" and loc[:1] == ("receivers",):
+        tag = str((err.get("ctx") or {}).get("tag", ""))
+        return (*loc, "type"), (f'unknown receiver type "{tag}"{_hint(tag, CHANNELS)}; '
+                                f"one of: {kinds}")  # fmt: skip
+    if kind == "union_tag_not_found" and loc[:1] == ("receivers",):
+        return (*loc, "type"), f"required: the receiver's type, one of: {kinds}"
+    if kind == "missing":
+        return loc, "required, and not set"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return loc, "must be a mapping" + _got(loc, err["input"])
+    message = plain_message(err)
+    if message.startswith("Input should be") and isinstance(err["input"], _SCALARS):
+        message += _got(loc, err["input"])
+    return loc, message
+
+
+def _got(loc: Loc, value: Any) -> str:
+    """` (got 3)`: what was written, unless it may be a secret (check-config's output
+    ends up in CI logs)."""
+    if any(isinstance(k, str) and _SECRET_KEY.search(k) for k in loc[-2:]):
+        return ""
+    shown = repr(value)
+    return f" (got {shown if len(shown) <= 60 else shown[:59] + '…'})"
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_SECRET_KEY = re.compile(r"token|password|secret|key", re.IGNORECASE)
+_AUTH_FORMS = "`none` or a mapping with bearer_tokens, bearer_token_files or basic"
 
 
 def _strip_tags(loc: Sequence[str | int]) -> Loc:

@@ -36,8 +36,13 @@ class ConfigIssue:
     line: int
     path: str
     message: str
+    # The command-line flag the value came from (`--listen`): then it is the flag that is
+    # wrong, not a line of the file.
+    flag: str = ""
 
     def __str__(self) -> str:
+        if self.flag:
+            return f"{self.flag}: {self.message}"
         where = f"{self.path}: " if self.path else ""
         return f"{self.file}:{self.line}: {where}{self.message}"
 
@@ -80,9 +85,15 @@ def load_yaml(
     env = os.environ if env is None else env
     fname = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError([ConfigIssue(fname, 0, "", f"cannot read config: {e.strerror}")]) from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
+        msg = f"not UTF-8: byte 0x{raw[e.start]:02x} at column {col} (save the file as UTF-8)"
+        raise ConfigError([ConfigIssue(fname, line, "", msg)]) from None
     issues: list[ConfigIssue] = []
 
     class Loader(yaml.SafeLoader):
@@ -111,12 +122,36 @@ def load_yaml(
     try:
         data = yaml.load(text, Loader=Loader)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else 0
-        raise ConfigError([ConfigIssue(fname, line, "", f"invalid YAML: {e.problem}")]) from e
+    except yaml.YAMLError as e:
+        raise ConfigError([_yaml_issue(fname, text, e)]) from None
     if issues:
         raise ConfigError(issues)
     return ({} if data is None else data), node
+
+
+def _yaml_issue(fname: str, text: str, e: yaml.YAMLError) -> ConfigIssue:
+    """`file:line: invalid YAML: …` for any error of the YAML reader, scanner or parser."""
+    if isinstance(e, yaml.MarkedYAMLError):
+        line = e.problem_mark.line + 1 if e.problem_mark else 0
+        return ConfigIssue(fname, line, "", f"invalid YAML: {e.problem or e.context or e}")
+    if isinstance(e, yaml.reader.ReaderError) and isinstance(e.character, int):
+        # A character YAML does not allow (NUL, other control characters): no mark, only
+        # its position in the text.
+        pos = e.position
+        line, col = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+        what = "a NUL byte" if e.character == 0 else f"character #x{e.character:04x}"
+        return ConfigIssue(fname, line, "", f"invalid YAML: {what} at column {col}: "
+                           "control characters are not allowed")  # fmt: skip
+    return ConfigIssue(fname, 0, "", f"invalid YAML: {e}")
+
+
+def plain_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error's message without the prefixes pydantic adds to our own
+    (`Value error, `, `Assertion failed, `): what our validators say, as they say it."""
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    return msg
 
 
 def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:

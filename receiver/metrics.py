@@ -179,6 +179,14 @@ class Metrics:
             "(every attempt, successful or not).",
             registry=r,
         )
+        # redis.durability (receiver/store/durability.py): each one was answered 503.
+        self.durability_unconfirmed = Counter(
+            p + "durability_unconfirmed_total",
+            "Changes answered 503 because fewer replicas (or fsyncs) confirmed them in time "
+            "than redis.durability asks, by operation and shortfall (replicas, local_fsync).",
+            ["operation", "shortfall"],
+            registry=r,
+        )
         self.connections_open = Gauge(
             p + "connections_open", "Inbound HTTP connections open now.", registry=r
         )
@@ -221,15 +229,16 @@ class Metrics:
         )
         # Service SLOs (receiver/slo): figures over each service's window, computed from the
         # intervals in the shared Redis (the same on every replica: aggregate with max).
-        # Gauges although two end in _total: they are the window's totals, not counters.
-        self.sla_uptime = Gauge(
-            p + "sla_uptime_seconds_total",
+        # Up and down time are sums over a sliding window: they fall as old downtime leaves
+        # it, so they are gauges, named without the counters' _total.
+        self.slo_window_uptime = Gauge(
+            p + "slo_window_uptime_seconds",
             "Seconds of the service's SLO window without a matching alert firing.",
             ["service"],
             registry=r,
         )
-        self.sla_downtime = Gauge(
-            p + "sla_downtime_seconds_total",
+        self.slo_window_downtime = Gauge(
+            p + "slo_window_downtime_seconds",
             "Seconds of the service's SLO window with a matching alert firing (overlaps once).",
             ["service"],
             registry=r,
@@ -275,6 +284,20 @@ class Metrics:
             p + "heartbeat_missing",
             "1 while the heartbeat is silent past its timeout (its page is raised).",
             ["heartbeat"],
+            registry=r,
+        )
+        # The console's token login (receiver/web/store.py): never labelled by token name.
+        self.login_failures = Counter(
+            p + "login_failures_total",
+            "Console logins with a wrong token, by reason (unknown_token, not_allowed, …).",
+            ["reason"],
+            registry=r,
+        )
+        self.login_refused = Counter(
+            p + "login_refused_total",
+            "Console logins refused unjudged after repeated failures, by the limit that "
+            "refused them (address, overall).",
+            ["limit"],
             registry=r,
         )
 

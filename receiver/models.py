@@ -175,8 +175,9 @@ class EscalationInfo(BaseModel):
     policy: str
     level: int  # 1-based
     levels: int
-    unanswered: list[str] = Field(default_factory=list)  # notified earlier, no ack
+    unanswered: list[str] = Field(default_factory=list)  # people notified earlier, no ack
     since_ms: int = 0  # when the ladder started (the first step)
+    after_ms: int = 0  # when this step came due, counted from since_ms
 
 
 class Notification(BaseModel):
@@ -206,6 +207,9 @@ class Notification(BaseModel):
     escalation: EscalationInfo | None = None
     # Overrides the receiver's recipients for this one job (an on-call member's address).
     recipients: list[str] = Field(default_factory=list)
+    # The key of the notification this one follows up (the escalation step whose resolve
+    # this is): an email threads under that mail.
+    thread_key: str = ""
 
     @field_validator("recipients", mode="before")
     @classmethod

@@ -30,7 +30,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
+from receiver.config_loader import plain_message
 from receiver.models import TIMESTAMP_RE, Status, fingerprint
 
 # Times and fingerprints are checked after decoding (see _valid): msgspec's own pattern
@@ -291,10 +293,31 @@ def _decode_slowly(body: bytes) -> Payload:
     return msgspec.convert(ref.model_dump(mode="json"), Payload)
 
 
+# What this endpoint takes, for a body that is something else altogether.
+_EXPECTED = ("this endpoint takes Alertmanager's webhook payload, a JSON object "
+             '{"version": "4", "alerts": [...]} (what webhook_configs sends)')  # fmt: skip
+
+
+def _message(err: ErrorDetails) -> str:
+    """pydantic's error in our words (our validators' text without pydantic's prefix)."""
+    loc, kind, given = err["loc"], err["type"], err["input"]
+    if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
+        if isinstance(given, list):
+            return (f"{_EXPECTED}; a JSON list of alerts is the body of Alertmanager's own "
+                    "API (POST /api/v2/alerts), meant for Alertmanager itself, not its "
+                    "receivers")  # fmt: skip
+        return _EXPECTED
+    if loc == ("alerts",) and kind == "missing" and isinstance(given, dict) and "labels" in given:
+        return f"required: {_EXPECTED}; this body looks like one alert, not a webhook payload"
+    if kind == "missing":
+        return "required, and not in the body"
+    return plain_message(err)
+
+
 def _error(e: ValidationError) -> PayloadError:
     errors = e.errors(include_url=False)
     fields = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": _message(err)}
         for err in errors
     ]
     bad_json = any(err["type"] == "json_invalid" for err in errors)

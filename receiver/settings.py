@@ -23,6 +23,7 @@ from receiver.heartbeat.config import HeartbeatConfig, heartbeat_issues
 from receiver.notifiers.registry import ChannelConfig
 from receiver.oncall.config import OncallConfig
 from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
+from receiver.placeholders import placeholder_issues
 from receiver.slo.config import SloConfig, slo_issues
 from receiver.store import keys as K
 from receiver.store.config import RedisConfig
@@ -174,7 +175,7 @@ class Settings(StrictModel):
     def _listen(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:9095")
+            raise ValueError(f"must be HOST:PORT, e.g. 127.0.0.1:9095 (got {v!r})")
         return v
 
     def reference_issues(self) -> list[Issue]:
@@ -229,7 +230,7 @@ class Settings(StrictModel):
         return out
 
     def secret_issues(self) -> list[Issue]:
-        """Secret files that cannot be read and secrets of the wrong shape."""
+        """Secret files that cannot be read, secrets of the wrong shape, placeholders."""
         out: list[Issue] = []
         try:
             webhook = self.auth.tokens() if isinstance(self.auth, AuthConfig) else []
@@ -251,6 +252,7 @@ class Settings(StrictModel):
             if ack is not None:
                 out += [(("ack", part, field), msg) for field, msg in ack.problems()]
         out += [(("console", field), msg) for field, msg in self.console.problems()]
+        out += list(placeholder_issues(self))  # a kit's REPLACE-ME left in place
         return out
 
     def warnings(self) -> list[str]:

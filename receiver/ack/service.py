@@ -27,6 +27,7 @@ from receiver.metrics import Metrics
 from receiver.models import AckInfo, AlertSnapshot, Notification, Reason, snapshot_from_record
 from receiver.store.keys import Keys
 from receiver.store.scripts import source
+from receiver.text import TextError, check_comment, check_name
 
 log = logging.getLogger("receiver.ack")
 VIAS = ("api", "cli", "slack", "email", "console")
@@ -47,6 +48,7 @@ class AckOutcome(enum.StrEnum):
     NOT_FOUND = "not_found"
     NOT_FIRING = "not_firing"  # resolved: there is nothing to acknowledge
     OTHER_EPISODE = "other_episode"  # the caller named a startsAt that is not the current one
+    REPLAYED = "replayed"  # a signed Slack click seen before (a replay): nothing was done
 
     @property
     def changed(self) -> bool:
@@ -71,12 +73,19 @@ def stored_ack(raw: str | None) -> tuple[AckInfo, str] | None:
     return AckInfo.model_validate(d), str(d.get("startsAt", ""))
 
 
+def clean_text(by: str, comment: str) -> tuple[str, str]:
+    """`by` and `comment` as shown to others (receiver/text.py: NFKC, no control or format
+    characters, a comment may keep newlines); TextError naming the field otherwise."""
+    return check_name(by, "by", MAX_BY), check_comment(comment, "comment", MAX_COMMENT)
+
+
 def check_text(by: str, comment: str, via: str) -> str | None:
-    """Why an ack request's fields are refused (None: fine)."""
-    if not by.strip() or len(by) > MAX_BY or any(ord(c) < 32 for c in by):
-        return f"by must be 1-{MAX_BY} printable characters"
-    if len(comment) > MAX_COMMENT:
-        return f"comment must be at most {MAX_COMMENT} characters"
+    """Why an ack request's fields are refused (None: fine), e.g. "by: contains a format
+    character U+202E; names are shown to other people"."""
+    try:
+        clean_text(by, comment)
+    except TextError as e:
+        return str(e)
     if via not in VIAS:
         return f"via must be one of {', '.join(VIAS)}"
     return None
@@ -160,6 +169,9 @@ class Acks:
         until_ms: int,
         starts_at: str | None,
     ) -> AckResult:
+        # Every way in checks first (check_text); this keeps what is stored normalised and
+        # refuses (TextError) a caller that did not.
+        by, comment = clean_text(by, comment)
         raw = await self.redis.hgetall(self.keys.alert(fp))
         if not raw or "status" not in raw:
             return AckResult(AckOutcome.NOT_FOUND, fp)

@@ -23,6 +23,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from receiver.ack.service import MAX_BY
 from receiver.config_loader import StrictModel, read_secret_file
 from receiver.notifiers.base import exactly_one
+from receiver.text import TextError, check_name
 
 WINDOW_S = 300  # Slack's advice: refuse requests more than five minutes old (replays)
 ACK_ACTION = "ack"  # action_id of the Acknowledge button (notifiers/slack.py build_message)
@@ -130,14 +131,25 @@ def parse_click(body: bytes) -> Click | Refusal | None:
     fp = ack.get("value")
     if not isinstance(fp, str) or not _FINGERPRINT.fullmatch(fp):
         return Refusal(400, "invalid_payload", "the ack button's value must be a fingerprint")
-    return Click(fp, clicked_by(payload.get("user")))
+    try:
+        by = clicked_by(payload.get("user"))
+    except TextError as e:  # a name that would display as someone else's: no ack under it
+        return Refusal(400, "invalid_name", str(e))
+    return Click(fp, by)
 
 
 def clicked_by(user: Any) -> str:
-    """ "name (ID)" of the clicking user, printable and bounded; "slack user" if unknown."""
+    """ "name (ID)" of the clicking user, bounded; "slack user" if unknown. The name and ID
+    follow receiver/text.py's rules (NFKC; TextError naming the field for a control or
+    format character), since they are shown as who acknowledged."""
     user = user if isinstance(user, dict) else {}
-    name = str(user.get("username") or user.get("name") or "")
-    uid = str(user.get("id") or "")
+    key = "username" if user.get("username") else "name"
+
+    def shown(field: str) -> str:
+        raw = str(user.get(field) or "")
+        # Any length here: the whole is cut to MAX_BY below, as it always was.
+        return check_name(raw, f"user.{field}", 10 * MAX_BY) if raw.strip() else ""
+
+    name, uid = shown(key), shown("id")
     who = f"{name} ({uid})" if name and uid else name or uid or "slack user"
-    who = "".join(c for c in who if c.isprintable()).strip() or "slack user"
     return who[:MAX_BY]

@@ -7,10 +7,13 @@ was made for (the service refuses another episode or a resolved alert).
 
 The POST needs no API token and no CSRF token: the link itself is the credential, a
 bearer secret only its recipients have, and a forged cross-site form would have to know
-it. A cross-site POST is refused all the same (Sec-Fetch-Site), as is one without the
-form's hidden field, so neither a stray request nor a scanner that submits forms by
-accident acks. Pages have no scripts, load nothing, cannot be framed and send no Referer
-(the token is in the URL); the token is never written into a page.
+it. A POST from another site is refused all the same (guard.foreign_form, the check the
+console's forms use: Sec-Fetch-Site, and an Origin other than ours or `null`), as is one
+without the form's hidden field, so neither a stray request nor a scanner that submits
+forms by accident acks. Pages have no scripts, load nothing and cannot be framed; they
+send a Referer only to this service itself (`same-origin`: the token is in the URL, and
+with `no-referrer` browsers would send `Origin: null` on the form's own POST, which the
+check refuses); the token is never written into a page.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from redis.exceptions import RedisError
 
 from receiver.ack.links import LinkClaim, LinkErrorKind, ack_in_force, verify
 from receiver.ack.service import MAX_COMMENT, AckOutcome, check_text
+from receiver.api.guard import foreign_form
 from receiver.api.state import SERVICES, STATE
 from receiver.models import AckInfo
 from receiver.notifiers.render import builtin_environment
@@ -43,7 +47,7 @@ SECURITY_HEADERS = {
         "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
@@ -236,7 +240,10 @@ async def ack_from_link(request: web.Request) -> web.Response:
     claim = _claim(request)
     if isinstance(claim, web.Response):
         return claim
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+    links = request.app[STATE].settings.ack.links
+    why = foreign_form(request, [links.base_url] if links is not None else [])
+    if why:
+        log.warning("ack link refused", extra={"status": 403, "why": why})
         return _result(
             request,
             403,

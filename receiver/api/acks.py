@@ -14,12 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.ack.service import MAX_EXPIRY_S, AckOutcome, AckResult, check_text
+from receiver.ack.service import MAX_EXPIRY_S, AckOutcome, AckResult, clean_text
 from receiver.api.errors import error
 from receiver.api.guard import PRINCIPAL, requires
 from receiver.api.state import SERVICES
 from receiver.api.tokens import Scope
 from receiver.durations import parse_duration
+from receiver.text import TextError
 
 _FP = re.compile(r"[0-9a-f]{16}")
 # Status per outcome; the body always says which.
@@ -31,6 +32,7 @@ STATUS = {
     AckOutcome.NOT_FOUND: 404,
     AckOutcome.NOT_FIRING: 409,
     AckOutcome.OTHER_EPISODE: 409,
+    AckOutcome.REPLAYED: 200,  # Slack's only
 }
 DETAIL = {
     AckOutcome.ALREADY: "an ack is in force already; nothing changed (unack first to change it)",
@@ -38,11 +40,16 @@ DETAIL = {
     AckOutcome.NOT_FOUND: "no alert with this fingerprint",
     AckOutcome.NOT_FIRING: "the alert is resolved: there is nothing to acknowledge",
     AckOutcome.OTHER_EPISODE: "the alert fired again since: acknowledge the current episode",
+    AckOutcome.REPLAYED: "this request was handled already; nothing changed",
 }
 
 
 class BodyError(ValueError):
-    """An ack request body the API refuses (400 invalid_body)."""
+    """An ack request body the API refuses (400 invalid_body); `field` when it is one."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,11 @@ def parse_body(
     by, comment = raw.get("by", principal or "api"), raw.get("comment", "")
     if not isinstance(by, str) or not isinstance(comment, str):
         raise BodyError("by and comment must be strings")
-    problem = check_text(by, comment, "api")
-    if problem:
-        raise BodyError(problem)
-    return AckBody(by.strip(), comment, parse_expires(raw.get("expires"), now_s))
+    try:
+        by, comment = clean_text(by, comment)
+    except TextError as e:
+        raise BodyError(str(e), e.field) from None
+    return AckBody(by, comment, parse_expires(raw.get("expires"), now_s))
 
 
 async def _body(request: web.Request) -> Any:
@@ -105,6 +113,10 @@ async def _body(request: web.Request) -> Any:
         return await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BodyError("the body is not JSON") from None
+
+
+def _refused(e: BodyError) -> web.Response:
+    return error(400, "invalid_body", str(e), **({"field": e.field} if e.field else {}))
 
 
 def answer(result: AckResult) -> web.Response:
@@ -131,7 +143,7 @@ async def _change(request: web.Request, unack: bool) -> web.Response:
     try:
         body = parse_body(await _body(request), request[PRINCIPAL], acks.clock(), unack)
     except BodyError as e:
-        return error(400, "invalid_body", str(e))
+        return _refused(e)
     if unack:
         return answer(await acks.unack(fp, body.by, "api", body.comment))
     return answer(await acks.ack(fp, body.by, "api", body.comment, body.until_ms))
@@ -155,7 +167,7 @@ async def ack_group(request: web.Request) -> web.Response:
         raw = await _body(request)
         body = parse_body(raw, request[PRINCIPAL], acks.clock(), group=True)
     except BodyError as e:
-        return error(400, "invalid_body", str(e))
+        return _refused(e)
     group = raw.get("groupKey") if isinstance(raw, dict) else None
     if not isinstance(group, str) or not group:
         return error(400, "invalid_body", "groupKey (the webhook's groupKey) is required")

@@ -1,4 +1,5 @@
-"""`@requires(scope)` for API handlers, and the optional guard of /metrics.
+"""`@requires(scope)` for API handlers, the optional guard of /metrics, and
+`foreign_form`, the one check of where a state-changing HTML form was posted from.
 
 Each guarded request is logged once with the token's name (never its value), the status
 and the time it took; a refused one says why.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -22,6 +24,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("receiver.api")
 # The request's principal (token name) for handlers that record who did something.
 PRINCIPAL = web.RequestKey("principal", str)
+
+
+# Sec-Fetch-Site values of a request this service's own page made (or the user typed).
+_OWN_SITE = frozenset({"same-origin", "none"})
 
 
 # Where a request's credentials are: its Authorization header values (or a refusal).
@@ -80,3 +86,42 @@ def metrics_guard(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lowercased ("" if it has none)."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def foreign_form(request: web.Request, own: Iterable[str] = ()) -> str | None:
+    """Why a form POST that changes something (console login, logout and forms, the ack
+    link's button) did not come from this service's own pages, or None if it did.
+
+    The classification doubles as a log field and metric label: `cross_site` (the
+    browser's Sec-Fetch-Site says another site, or a same-site sibling), `null_origin`
+    (`Origin: null`: a sandboxed frame, a data: URL, a redirect across sites: nothing a
+    page of ours sends, since our pages are same-origin for the Referrer-Policy),
+    `foreign_origin` (another origin than ours). Ours is the Host the request came to
+    (any scheme: a TLS-terminating proxy may not say so) or one of `own` (origins such
+    as `ack.links.base_url`'s, for a proxy that rewrites Host). A request with neither
+    header (curl, old browsers) passes: the CSRF token or the link is its credential.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site.strip().lower() not in _OWN_SITE:
+        return "cross_site"
+    origins = request.headers.getall("Origin", ())
+    if not origins:
+        return None
+    if len(origins) > 1:  # no browser sends two: not ours
+        return "foreign_origin"
+    origin = origins[0].strip()
+    if origin.lower() == "null":
+        return "null_origin"
+    if urlsplit(origin).netloc.lower() == request.host.lower() and origin_of(origin):
+        return None
+    if origin_of(origin) in {origin_of(o) for o in own}:
+        return None
+    return "foreign_origin"

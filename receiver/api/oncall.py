@@ -6,8 +6,10 @@
     DELETE /api/v1/oncall/{rotation}/overrides/{id}    oncall: remove one
 
 Calendar apps cannot send an Authorization header, so the feed alone also takes its read
-token as `?token=`. Access logging is off (serving.py) and our request lines log the
-path without the query, so the token is never written to a log.
+token as `?token=`: only a token whose scopes are exactly `[read]`, since a URL leaks
+(proxy logs, browser history, calendar providers); any other is refused with 403. Access
+logging is off (serving.py) and our request lines log the path without the query, so the
+token is never written to a log.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from receiver.api.errors import error
 from receiver.api.guard import PRINCIPAL, requires
 from receiver.api.state import SERVICES, STATE
-from receiver.api.tokens import Decision, Scope
-from receiver.oncall import feed, view
+from receiver.api.tokens import Decision, Scope, authorize_url_token
+from receiver.oncall import view
 from receiver.oncall.config import OncallConfig
 from receiver.oncall.overrides import OverrideError, Request, build_override, parse_time
 from receiver.oncall.store import OverrideStore
@@ -108,13 +109,16 @@ async def remove_override(request: web.Request) -> web.StreamResponse:
 
 
 def _feed_credentials(request: web.Request) -> Sequence[str] | Decision:
-    """The Authorization header, or the token of `?token=` (one of them, once)."""
+    """The Authorization header, or the decision on the token of `?token=` (one of them,
+    once): a URL's token must be read-only (tokens.authorize_url_token)."""
     headers = request.headers.getall("Authorization", ())
     query = request.query.getall("token", [])
     if (query and headers) or len(query) > 1:
         return Decision(400, code="invalid_request", detail="give the token once: "
                         "an Authorization header or one ?token=")  # fmt: skip
-    return [f"Bearer {query[0]}"] if query else headers
+    if query:
+        return authorize_url_token(request.app[STATE].access, query[0])
+    return headers
 
 
 @requires(Scope.READ, credentials=_feed_credentials)
@@ -133,10 +137,8 @@ async def _calendar(request: web.Request) -> web.Response:
         weeks = 0
     if not 1 <= weeks <= MAX_WEEKS:
         return error(400, "invalid_query", f"weeks must be an integer 1..{MAX_WEEKS}")
-    store = _store(request)
-    now: datetime = store.now()
-    shifts = view.shifts_between(config, name, await store.list(name), now,
-                                 now + timedelta(weeks=weeks))  # fmt: skip
-    body = feed.calendar(name, shifts, now)
+    # Cached per rotation, config, overrides version, weeks and hour; a miss is rendered
+    # off the event loop (receiver/oncall/feed_cache.py).
+    body = await _store(request).feeds.calendar(config, name, weeks)
     return web.Response(body=body, content_type="text/calendar", charset="utf-8",
                         headers={"Cache-Control": "private, max-age=300"})  # fmt: skip

@@ -163,6 +163,36 @@ def _match(candidates: Sequence[bytes], value: bytes) -> bool:
     return ok
 
 
+def _find(access: Access, value: bytes) -> Token | None:
+    found = None
+    for t in access.tokens:  # every one compared in constant time, whatever matched before
+        if hmac.compare_digest(value, t.secret) and found is None:
+            found = t
+    return found
+
+
+# What a URL token refused for its scopes is told (and the log says).
+URL_TOKEN_READ_ONLY = (
+    "a token in the URL must be read-only: use a token whose scopes are exactly [read] for "
+    "calendar URLs (URLs end up in proxy logs, browser history and calendar providers)"
+)
+
+
+def authorize_url_token(access: Access, value: str) -> Decision:
+    """May a token given in a URL (the calendar feed's `?token=`) read? As `authorize` for
+    `read`, and a token with any scope besides `read` is refused (403): a URL leaks, so it
+    must never carry the power to change anything. Anything else (an unknown token) as
+    `authorize`."""
+    decision = authorize(access, [f"Bearer {value}"], Scope.READ)
+    found = _find(access, value.encode()) if decision.allowed else None
+    if found is not None and found.scopes != {Scope.READ}:
+        granted = ", ".join(sorted(found.scopes))
+        return Decision(403, found.name, "read_only_token_required",
+                        f"token {found.name!r} grants [{granted}]: {URL_TOKEN_READ_ONLY}; "
+                        "rotate it if this URL was shared")  # fmt: skip
+    return decision
+
+
 def authorize(access: Access, values: Sequence[str], scope: Scope) -> Decision:
     """May a request with these Authorization header values use `scope`?
 
@@ -182,10 +212,7 @@ def authorize(access: Access, values: Sequence[str], scope: Scope) -> Decision:
         return Decision(401, code="unauthorized",
                         detail="send API tokens as `Authorization: Bearer <token>`")  # fmt: skip
     value = header.value.encode()
-    found = None
-    for t in access.tokens:
-        if hmac.compare_digest(value, t.secret) and found is None:
-            found = t
+    found = _find(access, value)
     if found is None:
         if _match(access.webhook, value):
             return Decision(403, code="forbidden", detail="the webhook's credentials do not "

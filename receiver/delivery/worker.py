@@ -28,6 +28,7 @@ from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
 from receiver.models import Notification, NotifyRecord, Status
 from receiver.notifiers.base import UNCERTAIN, DeliveryResult, Notifier, Outcome
+from receiver.pipeline.routing import record_field
 from receiver.store import scripts
 from receiver.store.keys import DEFAULT_RESOLVED_RETENTION_S, OUTBOX_GROUP, Keys
 
@@ -168,8 +169,10 @@ class Worker:
             await self._record(entry_id, None, "dead", job=raw,
                                error=(f"undecodable job: {e}", "invalid_job"))  # fmt: skip
             return
-        m, fp, dest = self.metrics, n.alert.fingerprint, n.destination
-        records = await self._retrying("read records", lambda: self.reader.read(fp, dest))
+        m, fp = self.metrics, n.alert.fingerprint
+        # A job to recipients of its own (a person a step mailed) has a record of its own.
+        field = record_field(n.destination, n.recipients)
+        records = await self._retrying("read records", lambda: self.reader.read(fp, field))
         if records is None:
             return  # unacknowledged: reclaimed after the lease
         record, state = records

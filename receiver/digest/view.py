@@ -85,11 +85,13 @@ def _fmt(ms: int, zone: ZoneInfo, with_date: bool = True) -> str:
 
 
 def window_label(start_s: float, end_s: float, zone: ZoneInfo) -> str:
-    """ "09:00-10:00" within a day, with dates when the window crosses one."""
+    """ "09:00-10:00" within a day, with dates when the window crosses one, and seconds
+    when it does not start and end on whole minutes ("14:56:10-14:56:40")."""
     a, b = datetime.fromtimestamp(start_s, zone), datetime.fromtimestamp(end_s, zone)
+    t = "%H:%M" if start_s % 60 == 0 and end_s % 60 == 0 else "%H:%M:%S"
     if a.date() == b.date():
-        return f"{a:%Y-%m-%d} {a:%H:%M}-{b:%H:%M} {b:%Z}"
-    return f"{a:%Y-%m-%d %H:%M} - {b:%Y-%m-%d %H:%M} {b:%Z}"
+        return f"{a:%Y-%m-%d} {a.strftime(t)}-{b.strftime(t)} {b:%Z}"
+    return f"{a.strftime('%Y-%m-%d ' + t)} - {b.strftime('%Y-%m-%d ' + t)} {b:%Z}"
 
 
 def _entry(

@@ -7,9 +7,11 @@ or an expired ack fire one after another, in order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from receiver.escalation.config import EscalationPolicy
+from receiver.escalation.config import EscalationPolicy, Step
+from receiver.oncall.config import Member
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,37 @@ def next_escalation_step(policy: EscalationPolicy, state: LadderState, now_ms: i
         return Wait(due)
     rnd, level = divmod(state.fired, policy.levels)
     return Fire(state.fired, level + 1, rnd, due)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Where one step goes, and whom it names."""
+
+    dests: list[tuple[str, tuple[str, ...]]]  # (destination, recipients; () = its own)
+    to: list[str]  # the step's log: receivers and people
+    people: list[str]  # who was paged: "alice (primary)", or an address given directly
+
+
+def plan_step(
+    policy: EscalationPolicy, step: Step, on_call: Mapping[str, Member | None]
+) -> StepPlan:
+    """The step's destinations and names, given who is on call in each of its rotations
+    (None: nobody). A member is reached through their own receiver, else by email through
+    the policy's email_receiver; receivers are not people, so only members and addresses
+    count as the people paged."""
+    dests: dict[tuple[str, tuple[str, ...]], None] = {(r, ()): None for r in step.receivers}
+    people: list[str] = []
+    for rotation in step.rotations:
+        member = on_call.get(rotation)
+        if member is None:
+            continue
+        people.append(f"{member.name} ({rotation})")
+        if member.receiver is not None:
+            dests[(member.receiver, ())] = None
+        elif policy.email_receiver is not None:
+            dests[(policy.email_receiver, (member.email,))] = None
+    if policy.email_receiver is not None:
+        people += step.emails
+        for addr in step.emails:
+            dests[(policy.email_receiver, (addr,))] = None
+    return StepPlan(list(dests), [*step.receivers, *people], people)

@@ -21,7 +21,16 @@ import orjson
 from receiver.ack.service import stored_ack
 from receiver.delivery.periodic import Periodic
 from receiver.escalation.config import EscalationPolicy
-from receiver.escalation.ladder import Fire, LadderState, Stop, Wait, due_at, next_escalation_step
+from receiver.escalation.ladder import (
+    Fire,
+    LadderState,
+    StepPlan,
+    Stop,
+    Wait,
+    due_at,
+    next_escalation_step,
+    plan_step,
+)
 from receiver.metrics import Metrics
 from receiver.models import (
     ZERO_TIME,
@@ -33,6 +42,7 @@ from receiver.models import (
     snapshot_from_record,
 )
 from receiver.oncall.store import OnCallLookup
+from receiver.pipeline.routing import record_field
 from receiver.pipeline.throttle import Rate
 from receiver.store import keys as K
 from receiver.store.scripts import source
@@ -144,44 +154,33 @@ class EscalationRunner(Periodic):
             return {**item, "action": "stop", "reason": d.reason}
         if isinstance(d, Wait):
             return {**item, "action": "wait", "due": d.until_ms}
-        jobs, names = await self._targets(policy, d, c, now_ms)
+        jobs, plan = await self._targets(policy, d, c, now_ms)
         more = d.index + 1 < policy.total
-        told = ", ".join(dict.fromkeys([*filter(None, c.told.split(", ")), *names]))
+        # Who was paged and has not answered: people only (receivers are not people).
+        told = ", ".join(dict.fromkeys([*filter(None, c.told.split(", ")), *plan.people]))
         step = orjson.dumps({"level": d.level, "round": d.round, "due": d.due_ms,
-                             "at": now_ms, "to": names}).decode()  # fmt: skip
+                             "at": now_ms, "to": plan.to}).decode()  # fmt: skip
         return {**item, "action": "fire", "jobs": jobs, "step": step, "told": told,
                 "due": due_at(policy, d.index + 1, c.started_ms) if more else False,
                 "reason": "" if more else "done"}  # fmt: skip
 
     async def _targets(
         self, policy: EscalationPolicy, d: Fire, c: Claimed, now_ms: int
-    ) -> tuple[list[list[Any]], list[str]]:
-        """The step's jobs ([destination, job JSON, rate]) and who they reach (names)."""
+    ) -> tuple[list[list[Any]], StepPlan]:
+        """The step's jobs ([destination, job JSON, rate, record field, record JSON]) and
+        its plan. Each job's notification record keeps the job's key, so that the resolve
+        reaches that destination (or person) threaded under what it was sent."""
         step = policy.steps[d.level - 1]
+        on_call = {r: await self.oncall.member(r, now_ms / 1000) for r in step.rotations}
+        plan = plan_step(policy, step, on_call)
         info = EscalationInfo(policy=c.policy, level=d.level, levels=policy.levels,
                               unanswered=[n for n in c.told.split(", ") if n],
-                              since_ms=c.started_ms)  # fmt: skip
+                              since_ms=c.started_ms,
+                              after_ms=d.due_ms - c.started_ms)  # fmt: skip
         snap = c.snapshot()
-        dests: dict[tuple[str, tuple[str, ...]], None] = {}
-        names: list[str] = list(step.receivers)
-        for r in step.receivers:
-            dests[(r, ())] = None
-        for rotation in step.rotations:
-            member = await self.oncall.member(rotation, now_ms / 1000)
-            if member is None:
-                continue
-            names.append(f"{member.name} ({rotation})")
-            if member.receiver is not None:
-                dests[(member.receiver, ())] = None
-            elif policy.email_receiver is not None:
-                dests[(policy.email_receiver, (member.email,))] = None
-        if policy.email_receiver is not None:
-            names += step.emails
-            for addr in step.emails:
-                dests[(policy.email_receiver, (addr,))] = None
         rates = self.rates()
         jobs: list[list[Any]] = []
-        for dest, recipients in dests:
+        for dest, recipients in plan.dests:
             n = Notification(
                 key=f"{c.fp}/{dest}/escalated/{c.episode}/{d.index}/{','.join(recipients)}",
                 destination=dest, reason=Reason.ESCALATED, alert=snap, route=c.policy,
@@ -189,8 +188,11 @@ class EscalationRunner(Periodic):
                 recipients=list(recipients),
             )  # fmt: skip
             rate = rates.get(dest)
-            jobs.append([dest, n.to_json(), [rate.interval_ms, rate.burst] if rate else False])
-        return jobs, names
+            record = orjson.dumps({"status": "firing", "starts_at": c.episode, "n": now_ms,
+                                   "key": n.key}).decode()  # fmt: skip
+            jobs.append([dest, n.to_json(), [rate.interval_ms, rate.burst] if rate else False,
+                         record_field(dest, recipients), record])  # fmt: skip
+        return jobs, plan
 
     def _observe(self, c: Claimed, item: dict[str, Any], outcome: str, now_ms: int) -> None:
         fields = {"fingerprint": c.fp, "policy": c.policy, "outcome": outcome}

@@ -2,6 +2,8 @@
 
 The firing mail's Message-ID is derived from (fingerprint, startsAt), so a redelivery carries
 the same id and the resolved mail can point at it (In-Reply-To / References) without state.
+An escalation step's mail has its own id, from the step job's key; the resolve sent to its
+recipients carries that key (thread_key) and replies to it.
 SMTP connections are pooled per receiver: a few mails share one connection, a backlog opens
 more (up to `connections`), and each is closed after `idle_timeout` seconds unused.
 """
@@ -110,15 +112,23 @@ def _short_hash(text: str) -> str:
 
 
 def message_ids(n: Notification, domain: str) -> tuple[str, str | None]:
-    """(Message-ID of this mail, Message-ID of the firing mail it replies to, if any)."""
+    """(Message-ID of this mail, Message-ID of the mail it replies to, if any): a resolve
+    or a repeat replies to the firing mail, or the resolve of what an escalation step
+    mailed (n.thread_key) to that step's mail, which has an id of its own."""
     if n.summary_total > 0:
         return f"<storm.{_short_hash(n.key)}@{domain}>", None
     a = n.alert
-    firing = f"<{a.fingerprint}.{_epoch(a.startsAt)}@{domain}>"
+    episode = f"{a.fingerprint}.{_epoch(a.startsAt)}"
+    if n.reason is Reason.ESCALATED:
+        return f"<{episode}.e{_short_hash(n.key)}@{domain}>", None
+    if n.thread_key and is_resolved(n):
+        step = f"{episode}.e{_short_hash(n.thread_key)}"
+        return f"<{step}.resolved@{domain}>", f"<{step}@{domain}>"
+    firing = f"<{episode}@{domain}>"
     if is_resolved(n):
-        return f"<{a.fingerprint}.{_epoch(a.startsAt)}.resolved@{domain}>", firing
+        return f"<{episode}.resolved@{domain}>", firing
     if n.reason is Reason.REPEAT:
-        return f"<{a.fingerprint}.{_epoch(a.startsAt)}.r{_short_hash(n.key)}@{domain}>", firing
+        return f"<{episode}.r{_short_hash(n.key)}@{domain}>", firing
     return firing, None
 
 

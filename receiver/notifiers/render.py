@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 
+from receiver.durations import format_duration
 from receiver.models import AlertSnapshot, Notification, Reason, Severity, Status
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,19 @@ def status_word(n: Notification, acked_by: str = "") -> str:
 
 
 def escalation_line(n: Notification) -> str:
-    """ "Escalation level 2 of 4 (p0): not acknowledged by alice (primary)", or ""."""
+    """ "Escalation level 2 of 4 (p0): not acknowledged by alice (primary) after 5m", or "".
+
+    Names the people earlier steps paged (members with their rotation, addresses given
+    directly) and how long after the ladder started this step came due."""
     e = n.escalation
     if e is None:
         return ""
     line = f"Escalation level {e.level} of {e.levels} ({e.policy})"
+    after = f" after {format_duration(e.after_ms / 1000)}" if e.after_ms > 0 else ""
     if e.unanswered:
-        line += ": not acknowledged by " + ", ".join(e.unanswered)
+        line += ": not acknowledged by " + ", ".join(e.unanswered) + after
+    elif after:
+        line += ": not acknowledged" + after
     return line
 
 

@@ -144,8 +144,8 @@ class Rotation(StrictModel):
         ok = v >= 3600 and v % 60 == 0 and (DAY_S % v == 0 or v % DAY_S == 0)
         if not ok:
             raise ValueError(
-                f"shift must be whole days (1d, 2d, 1w) or divide a day (1h, 8h, 12h); "
-                f"got {format_duration(v)}"
+                "shift must be whole days (1d, 2d, 1w) or divide a day evenly, and at least 1h"
+                f" (1h, 2h, 8h, 12h); got {format_duration(v)}"
             )
         return v
 

@@ -7,6 +7,7 @@ A time without a UTC offset is read in the rotation's time zone.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from zoneinfo import ZoneInfo
 from receiver.durations import parse_duration
 from receiver.oncall.config import EMAIL, OncallConfig
 from receiver.oncall.schedule import Override
+from receiver.text import TextError, check_comment, check_name, check_plain
 
 MAX_OVERRIDE = timedelta(days=366)
 MAX_REASON = 500
 MAX_NAME = 64
+MAX_CREATED_BY = 128  # a token's name (64), or the CLI's --by / cli:<login name>
 # Overrides kept per rotation (expired ones are pruned first): an add beyond it is refused.
 MAX_PER_ROTATION = 200
 MIN_YEAR, MAX_YEAR = 1971, 2999
@@ -82,25 +85,44 @@ def build_override(body: Any, req: Request) -> Override:
         bad(str(k), f"unknown field (expected {', '.join(sorted(_FIELDS))})")
     tz = req.config.rotations[req.rotation].tz
     who, email, reason = body.get("who"), body.get("email"), body.get("reason", "")
-    if not isinstance(who, str) or not who.strip() or len(who) > MAX_NAME or not who.isprintable():
+    if not isinstance(who, str):
         bad("who", f"required: a member's name or a stand-in's (1-{MAX_NAME} characters)")
         who = None
+    else:
+        who = _text(bad, check_name, who, "who", MAX_NAME)
     if email is not None and (not isinstance(email, str) or not EMAIL.fullmatch(email)):
         bad("email", "not an email address")
+        email = None
+    elif email is not None and _text(bad, _plain, email, "email", 0) is None:
         email = None
     if who is not None:
         member = req.config.person(who, req.rotation)
         if member is None and "email" not in body:
             bad("who", f"{who!r} is in no rotation: give their `email` too")
         email = email or (member.email if member else None)
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
-        bad("reason", f"a text of at most {MAX_REASON} characters")
-        reason = ""
+    reason = _text(bad, check_comment, reason, "reason", MAX_REASON) or ""
+    # The API's token name is always fine; the CLI's --by is typed by a person.
+    created_by = _text(bad, check_name, req.created_by, "created_by", MAX_CREATED_BY) or ""
     start, end = _times(body, tz, req.now, bad)
     if problems:
         raise OverrideError(problems)
     assert who is not None and start is not None and end is not None
-    return Override(new_id(), who.strip(), start, end, req.now, req.created_by, reason, email)
+    return Override(new_id(), who, start, end, req.now, created_by, reason, email)
+
+
+def _text(bad: Any, check: Any, value: Any, name: str, max_len: int) -> str | None:
+    """`check(value, name, max_len)` (receiver/text.py), or None with the problem noted."""
+    try:
+        out: str = check(value, name, max_len)
+    except TextError as e:
+        bad(name, e.message)
+        return None
+    return out
+
+
+def _plain(value: str, name: str, _max_len: int) -> str:
+    check_plain(value, name)
+    return value
 
 
 def _times(body: Mapping[str, Any], tz: ZoneInfo, now: datetime,
@@ -161,3 +183,16 @@ def _ms(t: datetime) -> int:
 
 def _dt(ms: Any) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, UTC)
+
+
+def live_overrides(raw: dict[str, str], now: datetime) -> list[Override]:
+    """The records of a rotation's hash that have not ended at `now`, by start time."""
+    out = []
+    for value in raw.values():
+        try:
+            o = from_record(json.loads(value))
+        except (ValueError, KeyError, TypeError):  # not ours to break on: skip it
+            continue
+        if o.end > now:
+            out.append(o)
+    return sorted(out, key=lambda o: (o.start, o.created_at, o.id))

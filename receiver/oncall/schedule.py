@@ -14,9 +14,10 @@ id): the newest instruction wins, whether it is nested inside an older one or ov
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -97,9 +98,22 @@ class Cycle:
         raise AssertionError(f"no shift found for {t}")  # pragma: no cover
 
 
-def _winner(overrides: Sequence[Override], t: datetime) -> Override | None:
-    covering = [o for o in overrides if o.covers(t)]
-    return max(covering, key=Override.precedence) if covering else None
+def _winners(overrides: Sequence[Override], points: Sequence[datetime]) -> list[Override | None]:
+    """The override that wins at each of `points` (ascending), or None: one sweep, not a
+    scan of every override per point (a year's feed has hundreds of each)."""
+    ranked = sorted(overrides, key=Override.precedence)  # index = rank: higher wins
+    by_start = sorted(range(len(ranked)), key=lambda r: ranked[r].start)
+    active: list[int] = []  # heap of -rank: started; ended ones leave when they surface
+    out: list[Override | None] = []
+    i = 0
+    for x in points:
+        while i < len(by_start) and ranked[by_start[i]].start <= x:
+            heapq.heappush(active, -by_start[i])
+            i += 1
+        while active and ranked[-active[0]].end <= x:  # ended at x: ended for every later x
+            heapq.heappop(active)
+        out.append(ranked[-active[0]] if active else None)
+    return out
 
 
 def _people(people: OncallConfig | Mapping[str, Member] | None, rotation: Rotation,
@@ -128,23 +142,28 @@ def _timeline(rotation: Rotation, lo: datetime, hi: datetime, overrides: Sequenc
     cycle = Cycle(rotation)
     cuts = {lo, hi}
     n = cycle.index_at(lo)
+    starts = [(n, lo)]  # (n, when hand-off n happens), clipped to lo: ascending
     for _ in range(MAX_SHIFTS):
         n += 1
         b = cycle.boundary(n)
         if b >= hi:
             break
         cuts.add(b)
+        starts.append((n, b))
     relevant = [o for o in overrides if o.start < hi and o.end > lo]
     cuts |= {t for o in relevant for t in (o.start, o.end) if lo < t < hi}
     points = sorted(cuts)
     out: list[Shift] = []
-    for x, y in pairwise(points):
-        o = _winner(relevant, x)
+    k = 0
+    for (x, y), o in zip(pairwise(points), _winners(relevant, points[:-1]), strict=True):
+        # The last hand-off at or before x (the later of an empty shift's two): index_at(x).
+        while k + 1 < len(starts) and starts[k + 1][1] <= x:
+            k += 1
         if o is not None:
             key: tuple[str, int | str] = ("override", o.id)
             member = _member_of(rotation, o, people)
         else:
-            i = cycle.index_at(x)
+            i = starts[k][0]
             key, member = ("shift", i), rotation.members[i % len(rotation.members)]
         if out and out[-1].key == key:
             out[-1] = Shift(out[-1].start, y, member, o, key)
@@ -183,10 +202,10 @@ def handoffs(
 ) -> list[Shift]:
     """Every shift that overlaps [start, end), overrides applied, in order. The first may
     begin before `start` and the last end after `end`: they are whole shifts."""
-    out: list[Shift] = []
-    t = start
-    while t < end and len(out) < MAX_SHIFTS:
-        s = who_is_on_call(rotation, t, overrides, people)
-        out.append(s)
-        t = s.end
-    return out
+    if end <= start:
+        return []
+    # The whole shifts holding the first and the last instant bound one timeline: each of
+    # its pieces is the shift who_is_on_call() gives for any time in it.
+    first = who_is_on_call(rotation, start, overrides, people)
+    last = who_is_on_call(rotation, end - timedelta(microseconds=1), overrides, people)
+    return _timeline(rotation, first.start, last.end, overrides, people)[:MAX_SHIFTS]

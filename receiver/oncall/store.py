@@ -2,7 +2,9 @@
 
 Bounded: an add prunes the expired ones and refuses beyond MAX_PER_ROTATION in one atomic
 script (store/lua/oncall_overrides.lua), and the hash expires with its last override.
-Reads never write: they skip expired records.
+Reads never write: they skip expired records. Every add and remove also replaces the
+rotation's version token (`Keys.oncall_version`) in the same script, which tells cached
+calendar feeds (feed_cache.py) on every replica that they are stale.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from receiver.oncall.config import Member, OncallConfig
-from receiver.oncall.overrides import MAX_PER_ROTATION, from_record, to_record
+from receiver.oncall.feed_cache import FeedCache
+from receiver.oncall.overrides import MAX_PER_ROTATION, live_overrides, new_id, to_record
 from receiver.oncall.schedule import Override, who_is_on_call
 from receiver.store import scripts
 from receiver.store.keys import Keys
@@ -25,6 +28,10 @@ class OverrideStore:
     def __init__(self, redis: Any, keys: Keys, clock: Callable[[], float]) -> None:
         self.redis, self.keys, self.clock = redis, keys, clock
         self._add = redis.register_script(scripts.source("oncall_overrides.lua"))
+        self._remove = redis.register_script(scripts.source("oncall_remove.lua"))
+        # Calendar feeds rendered from these overrides (the API's; this store says when
+        # they are stale: `version`).
+        self.feeds = FeedCache(self)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -33,28 +40,36 @@ class OverrideStore:
         """Stores `o`; False (nothing stored) if the rotation already has `cap` live ones."""
         rec = to_record(o)
         n = await self._add(
-            keys=[self.keys.oncall_overrides(name=rotation)],
-            args=[int(self.clock() * 1000), cap, o.id, json.dumps(rec), rec["until"]],
+            keys=self._keys(rotation),
+            args=[int(self.clock() * 1000), cap, o.id, json.dumps(rec), rec["until"], new_id()],
         )
         return int(n) >= 0
+
+    def _keys(self, rotation: str) -> list[str]:
+        return [self.keys.oncall_overrides(name=rotation), self.keys.oncall_version(name=rotation)]
+
+    async def version(self, rotation: str) -> str:
+        """A token that changes whenever the rotation's overrides do ("" before any)."""
+        return str(await self.redis.get(self.keys.oncall_version(name=rotation)) or "")
+
+    async def snapshot(self, rotation: str) -> tuple[str, dict[str, str]]:
+        """The version and the overrides' records (for live_overrides()), read together
+        (one MULTI)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.get(self.keys.oncall_version(name=rotation))
+        pipe.hgetall(self.keys.oncall_overrides(name=rotation))
+        version, raw = await pipe.execute()
+        return str(version or ""), raw
 
     async def list(self, rotation: str) -> list[Override]:
         """The rotation's live overrides (not yet ended), by start time."""
         raw = await self.redis.hgetall(self.keys.oncall_overrides(name=rotation))
-        now = self.now()
-        out = []
-        for value in raw.values():
-            try:
-                o = from_record(json.loads(value))
-            except (ValueError, KeyError, TypeError):  # not ours to break on: skip it
-                continue
-            if o.end > now:
-                out.append(o)
-        return sorted(out, key=lambda o: (o.start, o.created_at, o.id))
+        return live_overrides(raw, self.now())
 
     async def remove(self, rotation: str, override_id: str) -> bool:
         """Deletes one; False if there was none with that id."""
-        return bool(await self.redis.hdel(self.keys.oncall_overrides(name=rotation), override_id))
+        args = [override_id, new_id(), int(self.clock() * 1000)]
+        return bool(await self._remove(keys=self._keys(rotation), args=args))
 
 
 class OnCallLookup:

@@ -153,23 +153,28 @@ def job_entry(
     now_ms: int,
     rate: Rate | None,
     digests: Mapping[str, tuple[int, int]],
+    thread: str = "",
 ) -> dict[str, Any]:
     """One routed notification for the script. A digest entry carries the fingerprint and
-    the digest's bounds instead of a job (the digest reads the alert's state when sent)."""
+    the digest's bounds instead of a job (the digest reads the alert's state when sent).
+    `thread`: the key of the job this one follows up (Notification.thread_key)."""
     digest: str | None = t.route.digest
     if t.destination.startswith(DIGEST_PREFIX):
         digest = t.destination[len(DIGEST_PREFIX) :]
         dmax, dttl = digests[digest]  # defined: targets_for keeps only `known` digests
         return {"dest": t.destination, "mode": Mode.DIGEST.value, "rate": False,
                 "digest": digest, "fp": snap.fingerprint, "dmax": dmax, "dttl": dttl}  # fmt: skip
+    to = f"/{','.join(t.recipients)}" if t.recipients else ""
     n = Notification(
-        key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}",
+        key=f"{snap.fingerprint}/{t.destination}/{reason.value}/{now_ms}{to}",
         destination=t.destination,
         reason=reason,
         alert=snap.snapshot(),
         route=t.route.route_id,
         enqueued_at_ms=now_ms,
         decided_at_ms=now_ms,
+        recipients=list(t.recipients),
+        thread_key=thread,
     )
     job: dict[str, Any] = {
         "dest": t.destination,

@@ -53,7 +53,13 @@ from receiver.pipeline.large_body import (
     alert_fingerprint,
     pause,
 )
-from receiver.pipeline.routing import DIGEST_PREFIX, Routing, Target, told_destinations
+from receiver.pipeline.routing import (
+    DIGEST_PREFIX,
+    Routing,
+    Target,
+    thread_of,
+    told_destinations,
+)
 from receiver.store import keys as K
 from receiver.store.batch import Batcher
 from receiver.store.scripts import Scripts
@@ -138,13 +144,15 @@ class Intake:
         decisions: Counter[tuple[str, Reason]],
         routing: Routing,
         remember: bool = True,
+        own: bool = False,
     ) -> dict[str, Any]:
         """The script's request: `alerts` (from state_entry) with the versions and records
-        decided from `records`, and the jobs to route; counts the decisions."""
+        decided from `records`, and the jobs to route; counts the decisions. `own`: the
+        receiver's own alerts, whose destinations are fixed: no ladder, no storm."""
         routed = []
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
             entry["v"] = rec.get("_v", "0")
-            if snap.status is Status.FIRING:
+            if snap.status is Status.FIRING and not own:
                 policy = routing.escalation(snap.fingerprint, snap.labels, remember)
                 if policy is not None:
                     entry["esc"] = [policy, routing.escalations[policy]]
@@ -156,17 +164,21 @@ class Intake:
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
-                reason, new_rec = self._decide(snap, t, rec.get(t.destination), now_ms, held)
+                raw = rec.get(t.record_name)
+                reason, new_rec = self._decide(snap, t, raw, now_ms, held)
                 decisions[(t.destination, reason)] += 1
                 if new_rec is not None:
-                    notif[t.destination] = new_rec.to_json()
+                    notif[t.record_name] = new_rec.to_json()
                 if reason.notifies:
                     rate = routing.rates.get(t.destination)
-                    job = job_entry(snap, t, reason, now_ms, rate, routing.digests)
+                    # A resolve follows up what the destination was last sent (a step's mail).
+                    thread = thread_of(raw) if reason is Reason.RESOLVED else ""
+                    job = job_entry(snap, t, reason, now_ms, rate, routing.digests, thread)
                     by_route.setdefault(t.route.route_id, []).append(job)
             entry["notif"] = notif
             # Storm control counts firing warnings/info only: a critical is never folded.
-            stormy = snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
+            stormy = (snap.status is Status.FIRING and snap.severity is not Severity.CRITICAL
+                      and not own)  # fmt: skip
             for route_id, jobs in by_route.items():
                 storm = routing.storm if stormy and routing.storm else False
                 routed.append({"route": route_id, "storm": storm, "jobs": jobs})
@@ -227,8 +239,9 @@ class Intake:
     async def ingest_own(self, payload: Payload, targets: list[Target]) -> IntakeResult:
         """The receiver's own alerts (a silent heartbeat): recorded like any alert (so
         they show in the alerts API) and decided like any, but notified to `targets`
-        instead of the routing tree's destinations, and never counted as an SLO's downtime
-        or a heartbeat's arrival."""
+        instead of the routing tree's destinations: never a route's, an escalation
+        ladder's, a digest's or a storm's, never counted as an SLO's downtime or a
+        heartbeat's arrival."""
         result = IntakeResult(accepted=len(payload.alerts))
         snaps = unique_alerts(payload, result.received)
         await self._apply(snaps, "", self.routing, result, remember=False, fixed=targets)
@@ -259,7 +272,7 @@ class Intake:
             now_ms = int(self.clock() * 1000)
             decisions: Counter[tuple[str, Reason]] = Counter()
             req = self._plan(snaps, targets, records, alerts, now_ms, decisions, routing,
-                             remember)  # fmt: skip
+                             remember, own=fixed is not None)  # fmt: skip
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):

@@ -3,8 +3,11 @@ the intake decides with; built from one config and swapped whole on a reload."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+
+import orjson
 
 from receiver.pipeline.matchers import Matcher
 from receiver.pipeline.route import RouteMatch, RoutingTree
@@ -22,12 +25,54 @@ NOT_WATCHED: Watchers = ((), ())
 ROUTE_CACHE_SIZE = 100_000
 
 
+# A notification record of a destination's job to recipients of its own (an escalation
+# step's mail to a person): `{destination} to {address …}`. Addresses hold no whitespace,
+# so the last " to " is the separator.
+RECIPIENTS_SEP = " to "
+
+
+def record_field(destination: str, recipients: Sequence[str] = ()) -> str:
+    """The notification-record field of a destination, or of its job to `recipients`."""
+    return f"{destination}{RECIPIENTS_SEP}{' '.join(recipients)}" if recipients else destination
+
+
+def parse_record_field(name: str) -> tuple[str, tuple[str, ...]]:
+    """record_field's inverse: (destination, recipients)."""
+    dest, sep, rest = name.rpartition(RECIPIENTS_SEP)
+    if not sep or not dest or "@" not in rest:
+        return name, ()
+    return dest, tuple(rest.split())
+
+
+def thread_of(raw: str | None) -> str:
+    """The `key` of the job a notification record was written for (an escalation step's,
+    which its resolve threads under); "" when none."""
+    if not raw or '"key"' not in raw:
+        return ""
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    key = rec.get("key") if isinstance(rec, dict) else None
+    return key if isinstance(key, str) else ""
+
+
 @dataclass(frozen=True)
 class Target:
-    """One destination an alert routes to, with the settings of the route that chose it."""
+    """One destination an alert routes to, with the settings of the route that chose it;
+    `recipients`: the destination's job goes to these instead of its own (a person an
+    escalation step mailed)."""
 
     destination: str
     route: RouteMatch
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def record_name(self) -> str:
+        """Its notification record's field."""
+        if not self.recipients:  # nearly every target: no call on the intake's hot path
+            return self.destination
+        return record_field(self.destination, self.recipients)
 
 
 def targets_for(tree: RoutingTree, labels: dict[str, str], known: AbstractSet[str]) -> list[Target]:
@@ -130,8 +175,15 @@ TOLD_ROUTE = RouteMatch("told", (), 0.0, True, None, None)
 def told_destinations(
     rec: dict[str, str], targets: list[Target], known: AbstractSet[str]
 ) -> list[Target]:
-    """Destinations with a notification record that the alert's targets do not cover and
-    that still exist: they must hear of the resolve too."""
-    routed = {t.destination for t in targets}
-    return [Target(d, TOLD_ROUTE) for d in rec
-            if d not in RECORD_META and d not in routed and d in known]  # fmt: skip
+    """Destinations (or their recipients, as an escalation step mailed them) with a
+    notification record that the alert's targets do not cover and that still exist:
+    they must hear of the resolve too."""
+    routed = {t.record_name for t in targets}
+    out = []
+    for name in rec:
+        if name in RECORD_META or name in routed:
+            continue
+        dest, recipients = parse_record_field(name)
+        if dest in known:
+            out.append(Target(dest, TOLD_ROUTE, recipients))
+    return out

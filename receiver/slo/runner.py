@@ -93,8 +93,8 @@ class SloRunner(Periodic):
     def observe(self, name: str, svc: ServiceObjective, f: slo_math.Figures) -> None:
         m, slo = self.metrics, svc.slo_label
         self._labelled.add((name, slo))
-        m.sla_uptime.labels(name).set(f.uptime_s)
-        m.sla_downtime.labels(name).set(f.downtime_s)
+        m.slo_window_uptime.labels(name).set(f.uptime_s)
+        m.slo_window_downtime.labels(name).set(f.downtime_s)
         m.error_budget.labels(name, slo).set(f.budget_s)
         m.error_budget_used.labels(name, slo).set(f.consumed_s)
         m.slo_status.labels(name, slo).set(int(f.status))
@@ -127,7 +127,8 @@ class SloRunner(Periodic):
         live = {(n, s.slo_label) for n, s in cfg.services.items()}
         m = self.metrics
         for name, slo in self._labelled - live:
-            for metric, labels in ((m.sla_uptime, (name,)), (m.sla_downtime, (name,)),
+            for metric, labels in ((m.slo_window_uptime, (name,)),
+                                   (m.slo_window_downtime, (name,)),
                                    (m.error_budget, (name, slo)),
                                    (m.error_budget_used, (name, slo)),
                                    (m.slo_status, (name, slo))):  # fmt: skip

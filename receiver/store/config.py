@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from receiver.config_loader import StrictModel, one_of, read_secret_file
 from receiver.durations import Duration
+
+
+class DurabilityConfig(StrictModel):
+    """What a success answer waits for besides the write itself (docs/operations.md,
+    "Durability"). The defaults wait for nothing more: AOF fsync every second, no WAIT."""
+
+    # WAIT for this many replicas after each state change a caller is told succeeded.
+    replicas: int = Field(default=0, ge=0, le=16)
+    # How long WAIT/WAITAOF may block before the answer is 503.
+    timeout: Duration = 1.0
+    # always: the AOF is fsynced before the answer (embedded: appendfsync always; another
+    # server: WAITAOF 1, Redis >= 7.2).
+    fsync: Literal["everysec", "always"] = "everysec"
+    # The replicas' AOF fsynced too (WAITAOF instead of WAIT, Redis >= 7.2).
+    replicas_fsync: bool = False
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        # WAIT 0 blocks forever: a stuck replica must become a 503, not a hung webhook.
+        if not 0.01 <= v <= 60.0:
+            raise ValueError("timeout must be between 10ms and 60s")
+        return v
+
+    @model_validator(mode="after")
+    def _replicas_fsync(self) -> DurabilityConfig:
+        if self.replicas_fsync and not self.replicas:
+            raise ValueError("replicas_fsync needs replicas: 1 or more (the replicas to wait for)")
+        return self
+
+    @property
+    def waits(self) -> bool:
+        """Whether a state change waits for anything beyond the server's own fsync policy."""
+        return bool(self.replicas) or self.fsync == "always"
 
 
 class RedisConfig(StrictModel):
@@ -27,6 +63,7 @@ class RedisConfig(StrictModel):
     # Embedded mode: how long the supervisor keeps trying to bring a redis-server that
     # exited back before `serve` exits non-zero (for systemd/Kubernetes to restart it).
     embedded_restart_timeout: Duration = 60.0
+    durability: DurabilityConfig = Field(default_factory=DurabilityConfig)
 
     @field_validator("url")
     @classmethod
@@ -65,7 +102,28 @@ class RedisConfig(StrictModel):
             raise ValueError("choose sentinels or cluster, not both")
         if self.cluster and not self.url:
             raise ValueError("cluster: true needs url (any node of the cluster)")
+        self._check_durability()
         return self
+
+    def _check_durability(self) -> None:
+        d = self.durability
+        if self.cluster and d.waits:
+            # WAIT counts what reached the replicas of the connection's own server, and
+            # redis-py's cluster client does not let the script and WAIT share one.
+            raise ValueError(
+                "durability: replicas and fsync: always are not supported with cluster: true "
+                "(use sentinels for acknowledged replication)"
+            )
+        if self.mode == "embedded" and d.replicas:
+            raise ValueError(
+                "durability.replicas: the embedded redis-server has no replicas; set "
+                "redis.url or sentinels to a Redis that has them (or use fsync: always)"
+            )
+        if d.waits and d.timeout >= self.socket_timeout:
+            raise ValueError(
+                f"durability.timeout ({d.timeout:g}s) must be below socket_timeout "
+                f"({self.socket_timeout:g}s): WAIT's answer must arrive before the socket gives up"
+            )
 
     @property
     def mode(self) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.models import Notification
+from receiver.store.durability import Confirmed
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 
@@ -120,5 +121,8 @@ class DeadLetters:
 
     async def purge(self) -> int:
         n = await self.size()
-        await self.redis.delete(self.keys.dead)
+        if isinstance(self.redis, Confirmed):  # returns once redis.durability holds
+            await self.redis.confirmed_command("DEL", self.keys.dead)
+        else:
+            await self.redis.delete(self.keys.dead)
         return n

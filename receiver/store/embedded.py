@@ -93,11 +93,15 @@ def find_redis_server() -> str:
 
 
 class EmbeddedRedis:
-    """A redis-server child bound to `<data_dir>/redis.sock`, AOF on, fsync every second."""
+    """A redis-server child bound to `<data_dir>/redis.sock`, AOF on, fsync every second
+    (`appendfsync="always"`: before every reply, `redis.durability.fsync`)."""
 
-    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, binary: str | None = None, appendfsync: str = "everysec"
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.binary = binary or find_redis_server()
+        self.appendfsync = appendfsync
         self.socket = self.data_dir / "redis.sock"
         self.pidfile = self.data_dir / "redis.pid"
         self.logfile = self.data_dir / "redis.log"
@@ -155,7 +159,7 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.data_dir),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", self.appendfsync,
             "--pidfile", str(self.pidfile),
             "--daemonize", "no",
             "--save", "",

@@ -59,7 +59,9 @@ TEMPLATES: Final = MappingProxyType(
         "circuit": ":circuit:{destination}",
         "parked": ":parked:{destination}",
         "oncall_overrides": ":oncall:{name}:overrides",
+        "oncall_version": ":oncall:{name}:version",
         "escalation": ":esc:{fp}",
+        "slack_seen": ":slack:seen:{signature}",
         "escalation_due": ":esc:due",
         "slo_open": ":slo:{service}:open",
         "slo_closed": ":slo:{service}:closed",
@@ -67,6 +69,9 @@ TEMPLATES: Final = MappingProxyType(
         "slo_lease": ":slo:{service}:lease",
         "heartbeat_seen": ":hb:seen",
         "heartbeat_state": ":hb:state",
+        "console_revoked": ":console:revoked:{name}",
+        "login_failures": ":console:login:{name}",
+        "durability": ":durability",
     }
 )
 
@@ -208,6 +213,13 @@ class Keys:
         add (store/lua/oncall_overrides.lua), expires with its last override."""
         return self._key("oncall_overrides", name=name)
 
+    def oncall_version(self, name: str) -> str:
+        """String: a random token replaced with every change to the rotation's overrides
+        (an add stored, a remove; in the same script), so a cached calendar feed knows it is
+        stale whichever replica made the change; expires with the overrides, at least 2 h
+        after a change (so no feed is ever filed under an absent token again that hour)."""
+        return self._key("oncall_version", name=name)
+
     # --- acknowledgements and escalation (receiver/ack, receiver/escalation) ----------
     # An ack lives on the state record (field `ack`, JSON with its episode's startsAt) and,
     # for the intake's decisions, as `_ack` = "until_ms|startsAt" among the notification
@@ -217,6 +229,12 @@ class Keys:
         started, fired (steps done), next_due, ended ("" | acked | resolved | done), claim
         (the claiming runner's lease), and `step:N` = JSON of each fired step."""
         return self._key("escalation", fp=fp)
+
+    def slack_seen(self, signature: str) -> str:
+        """String with a TTL: a signed Slack click (by its `X-Slack-Signature` hex) was acted
+        on; set NX before acting, so a replay within Slack's 5-minute window, on any
+        replica, acts no more. Lives until the request's timestamp is out of the window."""
+        return self._key("slack_seen", signature=signature)
 
     @property
     def escalation_due(self) -> str:
@@ -256,6 +274,25 @@ class Keys:
         """Hash: heartbeat name → "ok" or "raised|<silent since ms>": which transition was
         claimed last (receiver/heartbeat/checker.py), so each is made once across replicas."""
         return self._key("heartbeat_state")
+
+    # --- the web console (receiver/web/store.py) ----------------------------------------
+    def console_revoked(self, name: str) -> str:
+        """String with a TTL: the console session with id `name` was logged out; kept for
+        the session's remaining lifetime, so its cookie is refused on every replica."""
+        return self._key("console_revoked", name=name)
+
+    def login_failures(self, name: str) -> str:
+        """Hash with a TTL: failed console logins of `name` ("addr:<address>", or "all"):
+        `n` in the window starting at `start` (ms), refused `until` (ms)."""
+        return self._key("login_failures", name=name)
+
+    # --- redis.durability (receiver/store/durability.py) -----------------------------
+    @property
+    def durability(self) -> str:
+        """String counter: incremented after each change confirmed with WAIT/WAITAOF, on the
+        same connection just before the wait, so the wait covers every write the server
+        applied before it (also another connection's, e.g. an attempt answered 503)."""
+        return self._key("durability")
 
 
 OUTBOX_GROUP = "workers"

@@ -9,6 +9,7 @@ their Python caller (`keys.outbox`, …) and build none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -68,11 +69,15 @@ class Scripts:
     digest_flush: Any
 
     @classmethod
-    def register(cls, redis: Any) -> Scripts:
+    def register(cls, redis: Any, changes: Callable[[str], Any] | None = None) -> Scripts:
+        """`changes(operation)` gives the client for the scripts whose success a caller is
+        told, the intake's and the dead-letter replay (store/durability.py's
+        `Confirmed.named`: they return once `redis.durability` holds); default `redis`."""
+        by = changes or (lambda _operation: redis)
         return cls(
-            intake=redis.register_script(source("intake.lua")),
+            intake=by("intake").register_script(source("intake.lua")),
             due=redis.register_script(source("due.lua")),
             storm=redis.register_script(source("storm.lua")),
-            replay=redis.register_script(source("replay.lua")),
+            replay=by("replay").register_script(source("replay.lua")),
             digest_flush=redis.register_script(source("digest_flush.lua")),
         )

@@ -1,9 +1,11 @@
 """Who is looking at the console, and the wrapper every console handler goes through:
-session (or trusted proxy) → scope → CSRF on POST → security headers.
+where a POST came from → session (or trusted proxy) → scope → CSRF on POST → headers.
 
-A request without a valid session is sent to /login?next=<its path> (303); one whose
-session lacks the page's scope gets a 403 page; a POST without the session's CSRF token
-is refused (403) before the handler runs, so it changes nothing.
+A POST from another site (guard.foreign_form) is refused (403) first. A request without a
+valid session is sent to /login?next=<its path> (303): a session is valid while its cookie
+verifies, it was not logged out (web/store.py) and its token still has the value it was
+opened with. One whose session lacks the page's scope gets a 403 page; a POST without the
+session's CSRF token is refused (403) before the handler runs, so it changes nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from receiver import logs
-from receiver.api.state import STATE
-from receiver.api.tokens import Access, Scope
+from receiver.api.guard import foreign_form
+from receiver.api.state import SERVICES, STATE
+from receiver.api.tokens import Access, Scope, Token
 from receiver.web import session as S
 from receiver.web.config import ConsoleConfig
+from receiver.web.store import ConsoleStore
 
 log = logging.getLogger("receiver.console")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,13 +48,21 @@ SECURITY_HEADERS = {
 
 
 class Console:
-    """The console's clock, templates and session secret. The secret is read again when
-    a reload replaces the `console` section (a rotated secret ends every session)."""
+    """The console's clock, templates, session secret and Redis store. The secret is read
+    again when a reload replaces the `console` section (a rotated secret ends every
+    session); the store is made once Redis is connected (after the routes exist)."""
 
     def __init__(self, env: jinja2.Environment, clock: Callable[[], float] = time.time) -> None:
         self.env, self.clock = env, clock
         self._cfg: ConsoleConfig | None = None
         self._secret = ""
+        self._store: ConsoleStore | None = None
+
+    def store(self, app: web.Application) -> ConsoleStore:
+        if self._store is None:
+            services = app[SERVICES]
+            self._store = ConsoleStore(services.redis, services.intake.keys)
+        return self._store
 
     def secret(self, cfg: ConsoleConfig) -> str:
         if cfg is not self._cfg:
@@ -88,23 +100,35 @@ VIEWER = web.RequestKey("viewer", Viewer)
 FORM = web.RequestKey("form", dict[str, str])  # the POSTed form, read by the CSRF check
 
 
-def token_scopes(access: Access, name: str) -> frozenset[Scope] | None:
-    """The current scopes of the API token called `name` (None: no such token now)."""
+def token_named(access: Access, name: str) -> Token | None:
+    """The current API token called `name` (None: no such token now)."""
     for t in access.tokens:
         if t.name == name:
-            return t.scopes
+            return t
     return None
 
 
-def identify(request: web.Request) -> Viewer | None:
-    """The viewer of a request: from a trusted proxy's header, else from the cookie."""
+async def identify(request: web.Request) -> Viewer | None:
+    """The viewer of a request: from a trusted proxy's header, else from the cookie
+    (RedisError when whether it was logged out cannot be checked)."""
+    viewer = _viewer(request)
+    if viewer is None or viewer.fresh_cookie:
+        return viewer
+    if await request.app[CONSOLE].store(request.app).revoked(viewer.session):
+        # Logged out. A proxy's user is still vouched for by the proxy: a new session.
+        return _viewer(request, cookie_ok=False) if viewer.session.how == "proxy" else None
+    return viewer
+
+
+def _viewer(request: web.Request, cookie_ok: bool = True) -> Viewer | None:
+    """identify() without the logout check (pure: the cookie and the running config)."""
     state, console = request.app[STATE], request.app[CONSOLE]
     cfg = state.settings.console
     secret = console.secret(cfg)
     if not secret:
         return None
     now = console.clock()
-    cookie = S.verify(request.cookies.get(S.COOKIE, ""), secret, now)
+    cookie = S.verify(request.cookies.get(S.COOKIE, ""), secret, now) if cookie_ok else None
     proxy = cfg.trusted_proxy
     if proxy is not None and proxy.trusts(request.remote):
         user = " ".join(request.headers.get(proxy.header, "").split())[: S.MAX_NAME]
@@ -116,10 +140,12 @@ def identify(request: web.Request) -> Viewer | None:
             return Viewer(fresh, granted, S.csrf_token(fresh, secret), S.sign(fresh, secret))
     if cookie is None or cookie.how != "token":
         return None
-    scopes = token_scopes(state.access, cookie.name)
-    if scopes is None:  # the token was removed by a reload: its sessions end with it
+    token = token_named(state.access, cookie.name)
+    # Removed by a reload, or its value rotated (or re-added with another): the sessions
+    # opened with the old value end with it.
+    if token is None or not S.bound_to(cookie, secret, token.secret):
         return None
-    return Viewer(cookie, scopes, S.csrf_token(cookie, secret))
+    return Viewer(cookie, token.scopes, S.csrf_token(cookie, secret))
 
 
 def secured(resp: R) -> R:
@@ -158,7 +184,13 @@ def page(scope: Scope) -> Callable[[Handler], Handler]:
             started = time.perf_counter()
             if not request.app[STATE].settings.console.on:  # switched off by a reload
                 raise web.HTTPNotFound()
-            viewer = identify(request)
+            if request.method == "POST" and (why := foreign_post(request)):
+                return secured(refuse(request, 403, "Not accepted",
+                                      f"{FOREIGN_FORM} Nothing was changed. ({why})"))  # fmt: skip
+            try:
+                viewer = await identify(request)
+            except RedisError:
+                return secured(unavailable(request))
             if viewer is None:
                 return to_login(request)
             request[VIEWER] = viewer
@@ -178,8 +210,7 @@ def page(scope: Scope) -> Callable[[Handler], Handler]:
                 try:
                     resp = await handler(request)
                 except RedisError:
-                    resp = refuse(request, 503, "Try again later",
-                                  "The alert store is unavailable right now.")  # fmt: skip
+                    resp = unavailable(request)
             if viewer.fresh_cookie:
                 cfg = request.app[STATE].settings.console
                 set_session_cookie(request, resp, viewer.fresh_cookie, cfg.session_ttl)
@@ -217,6 +248,20 @@ async def csrf_passes(request: web.Request, viewer: Viewer) -> bool:
     request[FORM] = fields
     secret = request.app[CONSOLE].secret(request.app[STATE].settings.console)
     return bool(secret) and S.csrf_ok(viewer.session, secret, fields.get("csrf", ""))
+
+
+FOREIGN_FORM = "This form was not sent from this console's own pages."
+
+
+def foreign_post(request: web.Request) -> str | None:
+    """Why a console POST came from elsewhere (guard.foreign_form), or None. Our own
+    origin is the Host the request came to, or the origin of `ack.links.base_url`."""
+    links = request.app[STATE].settings.ack.links
+    return foreign_form(request, [links.base_url] if links is not None else [])
+
+
+def unavailable(request: web.Request) -> web.Response:
+    return refuse(request, 503, "Try again later", "The alert store is unavailable right now.")
 
 
 def render(request: web.Request, template: str, status: int = 200, **ctx: object) -> web.Response:

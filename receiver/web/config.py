@@ -8,6 +8,11 @@ optional trusted reverse proxy, and the switch that removes it.
         header: X-Forwarded-User
         from: [10.0.0.0/8]
         scopes: [read, ack]
+      login_limit:                         # failed token logins (defaults shown)
+        per_address: 10                    # from one address in `window`: then refused …
+        block: 15m                         # … for this long
+        overall: 200                       # from all addresses in `window`: every login refused
+        window: 15m
 
 The console is on only when a secret is configured (`enabled` defaults to whether one is
 given): no secret is ever derived or built in, so a config without one has no console, and
@@ -60,6 +65,28 @@ class TrustedProxy(StrictModel):
         return any(ip in net for net in self.from_)
 
 
+class LoginLimit(StrictModel):
+    """`console.login_limit`: how many failed token logins are answered before refusing
+    (see receiver/web/store.py for the rules)."""
+
+    per_address: int = Field(default=10, ge=2, le=10_000)
+    overall: int = Field(default=200, ge=2, le=1_000_000)
+    window: Duration = 15 * 60.0
+    block: Duration = 15 * 60.0
+
+    @field_validator("window", "block")
+    @classmethod
+    def _span(cls, v: float) -> float:
+        if not 1 <= v <= 86400:
+            raise ValueError("must be between 1s and 1d")
+        return v
+
+    @property
+    def free(self) -> int:
+        """Failures from one address answered at full speed; beyond, the slow-down."""
+        return self.per_address // 2
+
+
 class ConsoleConfig(StrictModel):
     """`console`: see the module docstring."""
 
@@ -68,6 +95,7 @@ class ConsoleConfig(StrictModel):
     session_secret_file: Path | None = None
     session_ttl: Duration = 12 * 3600.0
     trusted_proxy: TrustedProxy | None = None
+    login_limit: LoginLimit = Field(default_factory=LoginLimit)
 
     @field_validator("session_ttl")
     @classmethod

@@ -11,9 +11,11 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from receiver.api.errors import ERROR_PAGES
+from receiver.api.state import STATE
 from receiver.settings import Settings
 from receiver.web import alerts, login, pages, views
-from receiver.web.auth import CONSOLE, Console
+from receiver.web.auth import CONSOLE, Console, refuse, secured
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,6 +36,25 @@ def environment(static: dict[str, login.StaticFile]) -> jinja2.Environment:
     return env
 
 
+# The console's URL space: a browser there gets a page for an unknown URL or method.
+CONSOLE_PATHS = ("/", "/login", "/logout", "/console")
+_MESSAGES = {404: "There is no such page here.", 405: "This page cannot be used that way."}
+
+
+def error_page(request: web.Request, status: int, reason: str) -> web.StreamResponse | None:
+    """An HTML page for aiohttp's refusal of a console URL asked for by a browser (its
+    Accept names text/html), else None (the JSON error): by path, because only the
+    console's URLs are meant for people, and by Accept, because a script (curl, a probe)
+    under /console/ still wants the machine-readable answer."""
+    path = request.path
+    ours = path in CONSOLE_PATHS or path.startswith("/console/")
+    if not ours or "text/html" not in request.headers.get("Accept", ""):
+        return None
+    if not request.app[STATE].settings.console.on:  # switched off by a reload
+        return None
+    return secured(refuse(request, status, reason, _MESSAGES.get(status, reason + ".")))
+
+
 def add_routes(app: web.Application, settings: Settings,
                clock: Callable[[], float] = time.time) -> None:  # fmt: skip
     """The console's routes, when it is on at start (turning it on needs a restart)."""
@@ -42,6 +63,7 @@ def add_routes(app: web.Application, settings: Settings,
     static = login.load_static()
     app[login.STATIC] = static
     app[CONSOLE] = Console(environment(static), clock)
+    app[ERROR_PAGES] = error_page
     r = app.router
     r.add_get("/", login.root)
     r.add_get("/login", login.login_form)

@@ -290,6 +290,28 @@ def test_k8s_configmap_config_passes_check_config(tmp_path: Path) -> None:
     assert "url" in cfg["redis"] or "sentinels" in cfg["redis"]  # never embedded with 3 replicas
 
 
+def readme_check_command() -> str:
+    """The one `sh` block of deployments/kubernetes/README.md that runs check-config."""
+    text = (KUBERNETES / "README.md").read_text()
+    blocks = re.findall(r"^```sh\n(.*?)^```$", text, re.S | re.M)
+    blocks = [b for b in blocks if "check-config" in b]
+    assert len(blocks) == 1, blocks
+    return str(blocks[0]).strip()
+
+
+def test_k8s_readme_check_config_command_works_verbatim() -> None:
+    """The README's command, run as written from the repository root, checks the
+    ConfigMap's config and passes; check-config on the ConfigMap file itself (what the
+    README warns against) fails on the wrapper's keys."""
+    command = readme_check_command()
+    res = run("sh", "-c", command)
+    assert res.returncode == 0, f"{command}\n{res.stdout}{res.stderr}"
+    assert "config OK (secrets not checked)" in res.stdout
+    wrapped = run(VENV_BIN / "alert-receiver", "check-config", "--no-secrets",
+                  KUBERNETES / "configmap.yaml")  # fmt: skip
+    assert wrapped.returncode != 0 and "apiVersion: unknown key" in wrapped.stderr
+
+
 def test_k8s_probes_point_at_endpoints_the_app_answers(serve: Serve, tmp_path: Path) -> None:
     docs = k8s_docs()
     (container,) = docs["Deployment"]["spec"]["template"]["spec"]["containers"]

@@ -185,3 +185,33 @@ async def test_reloads_under_load_lose_nothing(
     assert sorted(f for _dest, f in got) == sorted(fp(f"load-{i}") for i in range(total))
     assert set(got.values()) == {1}
     assert {dest for dest, _f in got} == {"a", "b"}  # the flips took effect mid-load
+
+
+async def test_an_unreadable_file_is_refused_like_any_broken_config(
+    setup: tuple[Serve, Path, str], recorder: Recorder
+) -> None:
+    """A NUL byte, or bytes that are not UTF-8: 400 `invalid_config` naming file and line,
+    and the running config stays (no 500, no traceback)."""
+    s, cfg, _prefix = setup
+    good = cfg.read_bytes()
+    line = good.split(b"\n").index(b"route:") + 1
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    broken = {
+        b"route:\x00": f"{cfg}:{line}: invalid YAML: a NUL byte at column 7: control "
+        "characters are not allowed",
+        b"route: # caf\xe9": f"{cfg}:{line}: not UTF-8: byte 0xe9 at column 13 (save the file "
+        "as UTF-8)",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        for bad, message in broken.items():
+            cfg.write_bytes(good.replace(b"route:", bad, 1))
+            r = await client.post(s.url + "/-/reload", headers=admin)
+            assert r.status_code == 400, r.text
+            assert r.json() == {"error": "invalid_config",
+                                "detail": "config not reloaded; the running config stays",
+                                "errors": [message]}  # fmt: skip
+        assert metric(s.url, "config_last_reload_successful") == 0
+        assert await post(client, s.url, "still-a") == 200
+        await wait_async(lambda: arrived(recorder)[("a", fp("still-a"))] == 1)
+    log = (s.data_dir.parent / "serve.log").read_text()
+    assert "Traceback" not in log and "ReaderError" not in log

@@ -8,12 +8,14 @@ servers. The tests save screenshots of the main pages (see tests/web/browser.py)
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from receiver.ack.links import sign
 from tests.conftest import READ_TOKEN, AppFactory, auth, until
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
 from tests.integration.web.console import ACK_TOKEN, ADMIN_TOKEN, alert, body, console_settings
@@ -192,3 +194,23 @@ async def test_screenshots_of_on_call_digests_dead_letters_and_health(
         await b.get(base + path)
         assert expect in await b.text("main"), path
         await b.screenshot(name)
+
+
+async def test_an_email_ack_link_acknowledges_from_a_real_browser(
+    app_client: AppFactory, fresh: Browser
+) -> None:
+    """The link's own form passes the origin check a browser's POST meets (Chromium sends
+    `Origin: null` from a page whose Referrer-Policy is no-referrer: the page must not be)."""
+    secret = "browser-link-secret-0123456789abcdef"
+    client = await app_client(ack={"links": {"secret": secret, "base_url": "https://x.example"}})
+    a = alert({"alertname": "LinkAck", "service": "mail", "severity": "critical"})
+    assert (await client.post("/webhook", json=body([a]), headers=auth())).status == 200
+    token = sign(a["fingerprint"], a["startsAt"], int(time.time()) + 3600, secret)
+    b = fresh
+    await b.get(str(client.make_url(f"/ack/{token}")))
+    assert "Acknowledge LinkAck?" in await b.text("h1")
+    await b.type_into('input[name="name"]', "Dana")
+    await b.click('button[type="submit"]')
+    assert await b.text("h1") == "Acknowledged"
+    rec = await (await client.get(f"/api/v1/alerts/{a['fingerprint']}")).json()
+    assert rec["acknowledged"] is True and rec["ack"]["by"] == "Dana (email link)"

@@ -3,15 +3,17 @@
 -- Per ladder, atomically: only if this claim still holds it at the step it decided from,
 -- re-check the alert (still firing in the ladder's episode, not acknowledged meanwhile),
 -- then fire (jobs to the outbox through the destination's throttle, notification records
--- so the resolve reaches them and an ack acts on them, the step's log) and schedule the
--- next step, or wait, or stop. An ack that lands after the claim wins: the step is not
--- sent. Key names come from the prelude; slot() is store/lua/throttle.lua.
+-- so the resolve reaches them, each recipient of its own included, and an ack acts on
+-- them, the step's log) and schedule the next step, or wait, or stop. An ack that lands
+-- after the claim wins: the step is not sent. Key names come from the prelude; slot() is
+-- store/lua/throttle.lua.
 --
 -- KEYS[1]  Keys.escalation_due
 -- ARGV[1]  key tag     ARGV[2] now (ms)     ARGV[3] claim id     ARGV[4] throttle key ttl
 -- ARGV[5]  JSON [{fp, fired, episode, action: fire|wait|stop, due (next) | false, reason,
---                 jobs: [[dest, job, rate: [interval_ms, burst] | false]], step (log JSON),
---                 told (names, comma-joined)}]
+--                 jobs: [[dest, job, rate: [interval_ms, burst] | false, record field,
+--                         record JSON (status firing, starts_at, n = ARGV[2], key)]],
+--                 step (log JSON), told (the people paged so far, comma-joined)}]
 -- Returns JSON [outcome per item]: fired | waiting | stopped | lost | gone | resolved |
 -- acked.
 local now, claim, bucket_ttl = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -43,12 +45,13 @@ end
 local function fire(it, ke, cur)
   local kn = k_notified(it.fp)
   local v = tonumber(cur[2] or redis.call('HGET', kn, '_v') or '0') + 1
-  local rec = '{"status":"firing","starts_at":"' .. it.episode .. '","n":' .. now .. '}'
   local args = {}
   for _, j in ipairs(it.jobs) do
     enqueue(j)
-    args[#args + 1] = j[1]
-    args[#args + 1] = rec
+    -- The destination's record, or its recipients' (a person mailed): the resolve
+    -- reaches each, threaded under the job's key the record keeps.
+    args[#args + 1] = j[4]
+    args[#args + 1] = j[5]
   end
   args[#args + 1] = '_v'
   args[#args + 1] = v

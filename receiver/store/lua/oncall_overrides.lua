@@ -1,8 +1,12 @@
 -- Add one on-call override to a rotation's hash (KEYS[1]: id -> record JSON), atomically:
 -- prune the expired ones, refuse beyond the cap, store, and let the hash expire with its
--- last override (nothing lives forever).
--- Key names: none are built here; the caller passes KEYS[1] (Keys.oncall_overrides).
--- ARGV: now_ms, cap, id, record JSON, until_ms. Returns the live count after, or -1 (cap).
+-- last override (nothing lives forever). A stored add also replaces the rotation's version
+-- token (KEYS[2]), which expires with the hash but not before 2 hours from now (so no
+-- cached calendar feed can take a later token for this one).
+-- Key names: none are built here; the caller passes KEYS[1] (Keys.oncall_overrides) and
+-- KEYS[2] (Keys.oncall_version).
+-- ARGV: now_ms, cap, id, record JSON, until_ms, version token. Returns the live count
+-- after, or -1 (cap).
 local now = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
 local all = redis.call('HGETALL', KEYS[1])
@@ -23,4 +27,6 @@ if live >= cap then
 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], last)
+redis.call('SET', KEYS[2], ARGV[6])
+redis.call('PEXPIREAT', KEYS[2], math.max(last, now + 7200000))
 return live + 1

@@ -186,27 +186,65 @@ async def test_ack_needs_the_ack_scope_and_a_sound_request(
     await asyncio.sleep(0.3)
     before = await state_snapshot(redis)
     url = f"/api/v1/alerts/{FP}/ack"
-    cases = [
-        (url, {}, None, 401, "unauthorized"),
-        (url, {"Authorization": f"Bearer {READ_TOKEN}"}, None, 403, "forbidden"),
-        (url, auth(), None, 403, "forbidden"),  # the webhook's token acks nothing
-        (url, ack_auth(), {"expires": "soon"}, 400, "invalid_body"),
-        (url, ack_auth(), {"expires": "-5m"}, 400, "invalid_body"),
-        (url, ack_auth(), {"by": ""}, 400, "invalid_body"),
-        (url, ack_auth(), {"who": "x"}, 400, "invalid_body"),
-        (url, ack_auth(), [], 400, "invalid_body"),
-        ("/api/v1/alerts/0000000000000000/ack", ack_auth(), None, 404, "not_found"),
-        ("/api/v1/alerts/NOT-A-FP/ack", ack_auth(), None, 400, "invalid_fingerprint"),
-    ]
-    for path, headers, payload, status, code in cases:
+    unack, group = f"/api/v1/alerts/{FP}/unack", "/api/v1/groups/ack"
+    gk = fixture_body("critical-group-firing")["groupKey"]
+    shown = "are shown to other people"
+    cases: list[tuple[str, dict[str, str], Any, int, str, str]] = [
+        (url, {}, None, 401, "unauthorized", ""),
+        (url, {"Authorization": f"Bearer {READ_TOKEN}"}, None, 403, "forbidden", ""),
+        (url, auth(), None, 403, "forbidden", ""),  # the webhook's token acks nothing
+        (url, ack_auth(), {"expires": "soon"}, 400, "invalid_body", ""),
+        (url, ack_auth(), {"expires": "-5m"}, 400, "invalid_body", ""),
+        (url, ack_auth(), {"by": ""}, 400, "invalid_body", "by: must not be empty"),
+        (url, ack_auth(), {"who": "x"}, 400, "invalid_body", ""),
+        (url, ack_auth(), [], 400, "invalid_body", ""),
+        ("/api/v1/alerts/0000000000000000/ack", ack_auth(), None, 404, "not_found", ""),
+        ("/api/v1/alerts/NOT-A-FP/ack", ack_auth(), None, 400, "invalid_fingerprint", ""),
+        # Names and comments others are shown: nothing that displays as someone else
+        # ("\u202eecila" shows as "alice") or hides itself; a comment may keep newlines.
+        (url, ack_auth(), {"by": "\u202eecila"}, 400, "invalid_body",
+         f"by: contains a format character U+202E; names {shown}"),
+        (url, ack_auth(), {"by": "al\u200bice"}, 400, "invalid_body",
+         f"by: contains a format character U+200B; names {shown}"),
+        (url, ack_auth(), {"by": "alice\nbob"}, 400, "invalid_body",
+         f"by: contains a control character U+000A; names {shown}"),
+        (url, ack_auth(), {"by": "\u2028alice"}, 400, "invalid_body",
+         f"by: contains a line separator U+2028; names {shown}"),
+        (url, ack_auth(), {"by": " \u3000 "}, 400, "invalid_body", "by: must not be empty"),
+        (url, ack_auth(), {"by": "alice", "comment": "ok \u202e"}, 400, "invalid_body",
+         f"comment: contains a format character U+202E; comments {shown}"),
+        (url, ack_auth(), {"comment": "a\rb"}, 400, "invalid_body",
+         f"comment: contains a control character U+000D; comments {shown}"),
+        (unack, ack_auth(), {"comment": "\ufeffhanding back"}, 400, "invalid_body",
+         f"comment: contains a format character U+FEFF; comments {shown}"),
+        (group, ack_auth(), {"groupKey": gk, "by": "\u202eecila"}, 400, "invalid_body",
+         f"by: contains a format character U+202E; names {shown}"),
+    ]  # fmt: skip
+    for path, headers, payload, status, code, detail in cases:
         r = await client.post(path, headers=headers, json=payload)
         assert r.status == status, (path, headers, payload, await r.text())
-        assert (await r.json())["error"] == code
+        answer = await r.json()
+        assert answer["error"] == code and detail in answer["detail"], answer
+        if detail.startswith(("by:", "comment:")):
+            assert answer["field"] == detail.split(":")[0]
     r = await client.post(url, headers={**ack_auth(), "Content-Type": "application/json"},
                           data=b"{not json")  # fmt: skip
     assert r.status == 400
     assert await state_snapshot(redis) == before
     assert len(pd.events) == 1 and len(slack.top_level()[0].history) == 0
+
+
+async def test_names_and_comments_are_stored_as_they_display(
+    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, recorder: Recorder
+) -> None:
+    client = await app_client(**settings(pd, slack, recorder, steps=one_step("1h")))
+    await client.post("/webhook", json=body(), headers=auth())
+    fullwidth = " \uff41\uff4c\uff49\uff43\uff45 "  # NFKC: "alice"
+    r = await client.post(f"/api/v1/alerts/{FP}/ack", headers=ack_auth(),
+                          json={"by": fullwidth, "comment": "on it,\r\nback in 5"})  # fmt: skip
+    assert r.status == 200, await r.text()
+    rec = await (await client.get(f"/api/v1/alerts/{FP}")).json()
+    assert (rec["ack"]["by"], rec["ack"]["comment"]) == ("alice", "on it,\nback in 5")
 
 
 async def test_ack_a_whole_group_by_its_group_key(

@@ -56,7 +56,10 @@ def assert_page_safe(resp: Any, html: str, path: str) -> None:
     assert h["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in h["Content-Security-Policy"]
     assert "form-action 'self'" in h["Content-Security-Policy"]
-    assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "no-referrer"
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the
+    # confirmation form's own POST, which is refused (see the browser test of the link).
+    assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "same-origin"
+    assert 'content="no-referrer"' not in html or "<form" not in html
     assert h["Cache-Control"] == "no-store"
     assert "<script" not in html.lower()
     assert path.removeprefix("/ack/") not in html  # the token is never echoed
@@ -181,11 +184,17 @@ async def test_rotation_accepts_the_previous_secret(app_client: AppFactory) -> N
         ({**FORM, "name": "bad\x01name"}, {}, 400),
         (FORM, {"Sec-Fetch-Site": "cross-site"}, 403),
         (FORM, {"Sec-Fetch-Site": "same-site"}, 403),
+        (FORM, {"Origin": "null"}, 403),  # sandboxed frame, data: URL: no page of ours
+        (FORM, {"Origin": "null", "Sec-Fetch-Site": "same-origin"}, 403),
+        (FORM, {"Origin": "https://evil.example"}, 403),  # a browser without Sec-Fetch-*
+        (FORM, {"Origin": "https://alerts.example.org.evil.example"}, 403),
+        (FORM, {"Origin": "http://127.0.0.1:1"}, 403),  # our host, another port
         ('{"confirm": "yes"}', {"Content-Type": "application/json"}, 400),
         ({**FORM, "pad": "p" * 20_000}, {}, 413),
     ],
     ids=["empty", "no", "long-name", "long-comment", "control-char", "cross-site",
-         "same-site", "json", "too-large"],
+         "same-site", "null-origin", "null-origin-same-origin-fetch", "foreign-origin",
+         "base-url-lookalike", "other-port", "json", "too-large"],
 )  # fmt: skip
 async def test_posts_not_from_the_form_change_nothing(
     app_client: AppFactory, redis: aioredis.Redis, data: Any, headers: dict[str, str],
@@ -194,8 +203,23 @@ async def test_posts_not_from_the_form_change_nothing(
     client = await firing(app_client)
     before = await state_snapshot(redis)
     resp = await client.post(link(), data=data, headers=headers)
-    assert resp.status == status, await resp.text()
+    html = await resp.text()
+    assert resp.status == status, html
+    if status == 403:
+        assert "<h1>Not accepted</h1>" in html and "Nothing was acknowledged" in html
     assert await state_snapshot(redis) == before
+
+
+@pytest.mark.parametrize("own", ["host", BASE, BASE.upper()], ids=["host", "base-url", "case"])
+async def test_posts_from_our_own_origin_ack(app_client: AppFactory, own: str) -> None:
+    """Origin is ours when it is the Host the request came to, or ack.links.base_url's
+    (a proxy that rewrites Host)."""
+    client = await firing(app_client)
+    origin = f"http://{client.host}:{client.port}" if own == "host" else own
+    resp = await client.post(
+        link(), data=FORM, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert resp.status == 200 and "<h1>Acknowledged</h1>" in await resp.text()
 
 
 async def test_not_configured(app_client: AppFactory) -> None:

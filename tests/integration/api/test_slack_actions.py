@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,12 +18,14 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from receiver.store.keys import OUTBOX_GROUP, Keys
 from tests.conftest import AppFactory, auth, fixture_body
 from tests.integration.api.test_webhook_intake import state_snapshot
 from tests.servers.slack import FakeSlack, Message
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # Slack's documentation example
 FP = "0f3ef813eb86bd39"  # first alert of critical-group-firing
+ACK_TOKEN = "acker-token-0123456789"
 
 
 def settings(slack: FakeSlack) -> dict[str, Any]:
@@ -177,6 +181,9 @@ async def test_signature_covers_the_body(
         (b"payload=%7Bnot+json", "invalid_payload"),
         (b"text=hello", "invalid_payload"),
         (b"", "invalid_payload"),
+        # A name that displays as someone else's ("alice" after a right-to-left override).
+        (click_body(user={"id": "U666", "username": "\u202eecila"}), "invalid_name"),
+        (click_body(user={"id": "U666", "username": "al\u200bice"}), "invalid_name"),
     ],
 )
 async def test_signed_but_not_an_ack_click_is_a_400(
@@ -216,7 +223,90 @@ async def test_click_on_unknown_or_resolved_alert_answers_200_without_change(
         body = click_body(fp=fp)
         resp = await post_click(client, body, signed(body))
         assert resp.status == 200
-    assert await state_snapshot(redis) == before
+    # Only the memory of the two signed requests (replays of them do nothing), for as
+    # long as their timestamps are inside the 5-minute window (+ 60 s of replica skew).
+    seen = await seen_keys(redis)
+    assert len(seen) == 2
+    assert all(0 < ttl <= 300 + 60 + 1 for ttl in [await redis.ttl(k) for k in seen])
+    after = await state_snapshot(redis)
+    assert {k: v for k, v in after.items() if k not in seen} == before
+
+
+async def seen_keys(redis: aioredis.Redis) -> list[str]:
+    return sorted(await redis.keys(Keys("ar").slack_seen("*")))
+
+
+async def acks_metric(client: TestClient[Any, Any], outcome: str) -> float:
+    """alert_receiver_acks_total{via="slack",outcome=…} of one replica (0 if absent)."""
+    text = await (await client.get("/metrics")).text()
+    m = re.search(rf'^alert_receiver_acks_total{{outcome="{outcome}",via="slack"}} (\S+)$',
+                  text, re.M)  # fmt: skip
+    return float(m[1]) if m else 0.0
+
+
+async def test_a_replayed_click_does_not_ack_again_after_an_unack(
+    app_client: AppFactory, redis: aioredis.Redis, slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    doc = settings(slack)
+    doc["api_tokens"] = [{"name": "oncall", "token": ACK_TOKEN, "scopes": ["ack"]}]
+    client = await app_client(run_workers=True, **doc)
+    await client.post("/webhook", json=fixture_body("critical-group-firing"), headers=auth())
+    await until(lambda: len(slack.top_level()) == 2, 10)
+    msg = next(m for m in slack.top_level() if ack_buttons(m) == [FP])
+
+    body = click_body()
+    captured = signed(body)  # what an attacker on the path keeps
+    assert (await post_click(client, body, captured)).status == 200
+    await until(lambda: len(msg.history) == 1, 10)
+    resp = await client.post(f"/api/v1/alerts/{FP}/unack", json={"by": "bob"},
+                             headers={"Authorization": f"Bearer {ACK_TOKEN}"})  # fmt: skip
+    assert (await resp.json())["outcome"] == "unacked"
+    await until(lambda: len(msg.history) == 2, 10)  # the button is back
+    keys = Keys("ar")
+    await deliveries_idle(redis, keys)
+
+    before = await state_snapshot(redis)
+    with caplog.at_level(logging.INFO, logger="receiver"):
+        replay = await post_click(client, body, captured)  # within its 5 minutes
+    assert replay.status == 200 and await replay.read() == b""
+    assert await state_snapshot(redis) == before  # no ack, no job for Slack or anyone
+    rec = await (await client.get(f"/api/v1/alerts/{FP}")).json()
+    assert rec["acknowledged"] is False
+    assert [h.get("event") for h in rec["history"]][:2] == ["unack", "ack"]
+    assert len(msg.history) == 2 and ack_buttons(msg) == [FP]
+    assert await acks_metric(client, "replayed") == 1 and await acks_metric(client, "acked") == 1
+    (line,) = [r for r in caplog.records if r.getMessage() == "slack action replayed"]
+    assert getattr(line, "fingerprint", None) == FP and getattr(line, "why", None) == "replayed"
+
+
+async def deliveries_idle(redis: aioredis.Redis, keys: Keys) -> None:
+    """Until no delivery job is queued or in flight (the worker recorded each outcome)."""
+
+    async def idle() -> bool:
+        pending = await redis.xpending(keys.outbox, OUTBOX_GROUP)
+        return int(pending["pending"]) == 0 and await redis.zcard(keys.delayed) == 0
+
+    deadline = time.monotonic() + 10
+    while not await idle():
+        assert time.monotonic() < deadline, "delivery jobs still queued after 10 s"
+        await asyncio.sleep(0.02)
+
+
+async def test_two_replicas_racing_one_click_ack_once(
+    app_client: AppFactory, redis: aioredis.Redis, slack: FakeSlack
+) -> None:
+    one, two = await app_client(**settings(slack)), await app_client(**settings(slack))
+    await one.post("/webhook", json=fixture_body("critical-group-firing"), headers=auth())
+    body = click_body()
+    headers = signed(body)
+    answers = await asyncio.gather(post_click(one, body, headers), post_click(two, body, headers))
+    assert [a.status for a in answers] == [200, 200]
+    rec = await (await one.get(f"/api/v1/alerts/{FP}")).json()
+    assert [h.get("via") for h in rec["history"] if h.get("event") == "ack"] == ["slack"]
+    acked = [await acks_metric(c, "acked") for c in (one, two)]
+    replayed = [await acks_metric(c, "replayed") for c in (one, two)]
+    assert sorted(acked) == [0, 1] and sorted(replayed) == [0, 1] and acked != replayed
 
 
 async def test_not_configured_is_a_404(app_client: AppFactory, slack: FakeSlack) -> None:

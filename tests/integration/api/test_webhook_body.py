@@ -124,3 +124,38 @@ async def test_stalled_body_is_answered_503_within_read_timeout(
     assert head.startswith(b"HTTP/1.1 503")
     assert json.loads(body)["error"] == "request_timeout"
     assert await state_snapshot(redis) == before
+
+
+async def test_an_alert_list_is_told_it_is_meant_for_alertmanager(
+    app_client: AppFactory, redis: aioredis.Redis
+) -> None:
+    # What Prometheus posts to Alertmanager's API (POST /api/v2/alerts), sent here instead.
+    alerts = [{"labels": {"alertname": "Up", "severity": "warning"},
+               "annotations": {}, "startsAt": "2026-12-07T14:56:00Z"}]  # fmt: skip
+    client = await app_client()
+    before = await settled_snapshot(redis)
+    resp = await client.post("/webhook", json=alerts, headers=auth())
+    assert resp.status == 400
+    message = (
+        "this endpoint takes Alertmanager's webhook payload, a JSON object "
+        '{"version": "4", "alerts": [...]} (what webhook_configs sends); a JSON list of alerts '
+        "is the body of Alertmanager's own API (POST /api/v2/alerts), meant for Alertmanager "
+        "itself, not its receivers"
+    )
+    assert await resp.json() == {"error": "invalid_payload", "detail": f"(body): {message}",
+                                 "fields": [{"field": "(body)", "message": message}]}  # fmt: skip
+    assert await state_snapshot(redis) == before
+
+
+async def test_an_impossible_date_is_told_without_pydantic_prefix(
+    app_client: AppFactory, redis: aioredis.Redis
+) -> None:
+    body = fixture_body("warning-firing")
+    body["alerts"][0]["startsAt"] = "2026-04-31T05:12:40Z"
+    client = await app_client()
+    resp = await client.post("/webhook", json=body, headers=auth())
+    assert resp.status == 400
+    message = '"2026-04-31T05:12:40Z" is not a real date and time'
+    field = "alerts.0.startsAt"
+    assert await resp.json() == {"error": "invalid_payload", "detail": f"{field}: {message}",
+                                 "fields": [{"field": field, "message": message}]}  # fmt: skip

@@ -35,6 +35,11 @@ async def test_ack_and_unack_from_the_command_line(
     assert bad.returncode == 2 and "expires" in bad.stderr
     missing = await run_cli("ack", "0" * 16, "--config", str(cfg), "--by", "alice")
     assert missing.returncode == 1 and "not_found" in missing.stdout
+    unchanged = await state_snapshot(redis)
+    rtl = await run_cli("ack", FP, "--config", str(cfg), "--by", "\u202eecila")  # "alice"
+    assert rtl.returncode == 2
+    assert "by: contains a format character U+202E; names are shown" in rtl.stderr
+    assert await state_snapshot(redis) == unchanged
 
     before = await state_snapshot(redis)
     out = await run_cli("ack", FP, "--config", str(cfg), "--by", "alice", "--comment",

@@ -7,6 +7,7 @@ import asyncio
 import signal
 import socket
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.store.keys import Keys
 from tests.conftest import TOKEN, AppFactory, RedisServer, Serve, auth, until
 from tests.integration.ack.test_ack_api import ACK_TOKEN, FP, ack_auth, body
+from tests.integration.slo.test_slo_intake import Clock
 from tests.servers.recorder import Recorder
 from tests.servers.smtp import SMTPServer
 
@@ -65,8 +67,64 @@ async def test_rotation_steps_mail_whoever_is_on_call_and_name_the_level(
     # The resolve reaches the people escalated to, not only the route's receivers.
     await client.post("/webhook", json=body("resolved"), headers=auth())
     await until(lambda: any(g["reason"] == "resolved" for g in recorder.got))
+    await until(lambda: len(smtp.messages) == 4)
+    resolves = smtp.messages[2:]
+    assert {r.message["X-Alert-Status"] for r in resolves} == {"resolved"}
+    assert sorted(r.rcpt_tos[0] for r in resolves) == ["alice@example.com", "bob@example.com"]
+
+
+async def test_the_resolve_reaches_each_person_a_step_mailed_threaded_under_their_mail(
+    app_client: AppFactory, smtp: SMTPServer
+) -> None:
+    """Three steps mail three people (two rotations' members, a manager's address); on
+    resolve each gets one resolve mail, threaded under the step mail they got, across two
+    replicas. The email receiver's own `to` gets only what the route sends it: the firing
+    mail and its resolve."""
+    clock = Clock()
+    replicas = [await app_client(
+        run_workers=True, clock=clock,
+        receivers={"mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                            "tls": "none", "from": "alerts@example.com",
+                            "to": ["team@example.com"], "rate": "none"}},
+        route={"receivers": ["mail"], "escalation": "p0"},
+        oncall=ONCALL,
+        escalation_policies={"p0": {"steps": [
+            {"after": "0s", "rotations": ["primary"]},
+            {"after": "5m", "rotations": ["secondary"]},
+            {"after": "15m", "emails": ["manager@example.com"]}],
+            "email_receiver": "mail"}},
+    ) for _ in range(2)]  # fmt: skip
+    assert (await replicas[0].post("/webhook", json=body(), headers=auth())).status == 200
+    await until(lambda: len(smtp.messages) == 2)  # the route's mail, step 1
+    clock.t += 300
     await until(lambda: len(smtp.messages) == 3)
-    assert smtp.messages[2].message["X-Alert-Status"] == "resolved"
+    clock.t += 600
+    await until(lambda: len(smtp.messages) == 4)
+    resp = await replicas[1].post("/webhook", json=body("resolved"), headers=auth())
+    assert resp.status == 200
+    await until(lambda: len(smtp.messages) == 8)
+    await asyncio.sleep(2.0)  # time for anything doubled to arrive
+    mails: dict[str, list[EmailMessage]] = {}
+    for r in smtp.messages:
+        assert len(r.rcpt_tos) == 1
+        mails.setdefault(r.rcpt_tos[0], []).append(r.message)
+    people = ["alice@example.com", "bob@example.com", "manager@example.com"]
+    assert sorted(mails) == sorted([*people, "team@example.com"])
+    for addr in people:
+        step, resolve = mails[addr]
+        assert step["Subject"].startswith("[ESCALATED] [FIRING] HighErrorRate")
+        assert resolve["Subject"].startswith("[RESOLVED] HighErrorRate")
+        assert resolve["X-Alert-Status"] == "resolved" and resolve["To"] == addr
+        assert resolve["In-Reply-To"] == step["Message-ID"] == resolve["References"]
+    firing, resolve = mails["team@example.com"]
+    assert firing["Subject"].startswith("[FIRING]") and resolve["Subject"].startswith("[RESOLVED]")
+    assert resolve["In-Reply-To"] == firing["Message-ID"]
+    assert len({m["Message-ID"] for ms in mails.values() for m in ms}) == 8
+    lines = [mails[a][0].get_body(("plain",)).get_content().splitlines() for a in people]
+    assert "Escalation level 1 of 3 (p0)" in lines[0]
+    assert "Escalation level 2 of 3 (p0): not acknowledged by alice (primary) after 5m" in lines[1]
+    assert ("Escalation level 3 of 3 (p0): not acknowledged by alice (primary), "
+            "bob (secondary) after 15m") in lines[2]  # fmt: skip
 
 
 async def test_an_ack_landing_after_the_claim_wins(

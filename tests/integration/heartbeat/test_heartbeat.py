@@ -16,6 +16,9 @@ from receiver.store.keys import Keys
 from tests.conftest import AppFactory
 from tests.integration.slo.test_slo_intake import NOW, Clock, body, post
 from tests.servers.pagerduty import FakePagerDuty
+from tests.servers.recorder import Recorder
+from tests.servers.slack import FakeSlack
+from tests.servers.smtp import SMTPServer
 
 WATCHDOG = {"alertname": "Watchdog", "severity": "none"}
 FP = fingerprint(own_labels("watchdog"))
@@ -127,3 +130,74 @@ async def test_own_alert_does_not_feed_a_heartbeat_matching_it(
     clock.t += 10
     assert await settle(pd, 2, within_s=0) == ["trigger"]
     assert await redis.hget(K.heartbeat_seen, "watchdog") == str(int(NOW * 1000))
+
+
+async def quiet(seconds: float = 2.5) -> None:
+    """Time for every replica's checker, runner and workers to do what they would do."""
+    await asyncio.sleep(seconds)
+
+
+async def test_heartbeat_page_reaches_notify_only_not_the_critical_route_or_its_ladder(
+    app_client: AppFactory,
+    redis: aioredis.Redis,
+    pd: FakePagerDuty,
+    slack: FakeSlack,
+    smtp: SMTPServer,
+    recorder: Recorder,
+) -> None:
+    """HeartbeatMissing is critical, and the config's critical route pages PagerDuty and
+    Slack and climbs a ladder to a rotation and an email: none of that hears of the page,
+    which goes to the heartbeat's `notify` only, once across two replicas, and so does its
+    resolve (when the Watchdog is back)."""
+    clock = Clock()
+    cfg: dict[str, Any] = {
+        "receivers": {
+            "pd": {"type": "pagerduty", "routing_key": "R" * 32, "base_url": pd.base_url,
+                   "rate": "none"},
+            "chat": {"type": "slack", "token": "xoxb-test-token", "channel": "alerts",
+                     "api_url": slack.api_url, "rate": "none"},
+            "mail": {"type": "email", "host": "127.0.0.1", "port": smtp.port, "tls": "none",
+                     "from": "alerts@example.com", "to": ["fallback@example.com"],
+                     "rate": "none"},
+            "pager": {"type": "webhook", "url": recorder.url("pager"), "rate": "none"},
+        },
+        "route": {"receivers": [], "routes": [
+            {"matchers": ['severity="critical"'], "receivers": ["pd", "chat"],
+             "escalation": "crit"}]},
+        "oncall": {"rotations": {"primary": {"members": [
+            {"name": "alice", "email": "alice@example.com"}]}}},
+        "escalation_policies": {"crit": {"steps": [
+            {"after": "0s", "receivers": ["pd", "chat"], "rotations": ["primary"]},
+            {"after": "30s", "emails": ["manager@example.com"]}],
+            "email_receiver": "mail"}},
+        "heartbeats": {"watchdog": {"matchers": ['alertname="Watchdog"'], "timeout": "5m",
+                                    "notify": ["pager"]}},
+    }  # fmt: skip
+    replicas = [await app_client(run_workers=True, clock=clock, **cfg) for _ in range(2)]
+    assert own_labels("watchdog")["severity"] == "critical"
+    await post(replicas[0], body(WATCHDOG, "firing", NOW - 60))
+    clock.t += 301  # silent past the timeout: the page
+    for _ in range(int(20 / 0.1)):
+        if recorder.got:
+            break
+        await asyncio.sleep(0.1)
+    await quiet()
+    clock.t += 120  # both of the ladder's steps would be due by now
+    await quiet()
+    await post(replicas[1], body(WATCHDOG, "firing", NOW - 60))  # back: the resolve
+    for _ in range(int(20 / 0.1)):
+        if len(recorder.got) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    clock.t += 120
+    await quiet()
+    got = [(g["path"], g["reason"], g["alert"]["labels"]["alertname"]) for g in recorder.got]
+    assert got == [("/pager", "new", ALERTNAME), ("/pager", "resolved", ALERTNAME)]
+    assert pd.events == []
+    assert slack.messages == {} and slack.webhook_posts == []
+    assert smtp.messages == []
+    assert await redis.exists(K.escalation(FP)) == 0
+    assert await redis.zcard(K.escalation_due) == 0
+    rec = await (await replicas[0].get(f"/api/v1/alerts/{FP}")).json()
+    assert rec["status"] == "resolved" and set(rec["notified"]) == {"pager"}
+    assert rec["escalation"] is None

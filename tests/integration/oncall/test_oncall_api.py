@@ -22,10 +22,14 @@ from tests.integration.api.test_webhook_intake import state_snapshot
 READER = "reader-token-0123456789"
 ONCALL = "oncall-token-0123456789"
 ADMIN = "admin-token-0123456789"
+ACKER = "acker-token-0123456789"
+READ_TWICE = "calendar-token-0123456789"
 TOKENS = [
     {"name": "grafana", "token": READER, "scopes": ["read"]},
     {"name": "pager-bot", "token": ONCALL, "scopes": ["oncall"]},
     {"name": "ops", "token": ADMIN, "scopes": ["admin"]},
+    {"name": "acker", "token": ACKER, "scopes": ["ack"]},
+    {"name": "calendar", "token": READ_TWICE, "scopes": ["read", "read"]},
 ]
 ONCALL_CONFIG: dict[str, Any] = {"rotations": {
     "primary": {"members": [{"name": "alice", "email": "alice@example.com", "slack": "U0ALICE"},
@@ -124,23 +128,44 @@ async def test_admin_may_add_and_stand_in_needs_email(app_client: AppFactory) ->
     assert at["rotations"][0]["on_call"]["override"]["created_by"] == "ops"
 
 
+SHOWN = "; names are shown to other people"
 BAD_BODIES = [
-    ("not json", b"{who: bob", "invalid_json", []),
-    ("not an object", b'["bob"]', "invalid_override", [""]),
-    ("no who", b'{"for": "1h"}', "invalid_override", ["who"]),
-    ("unknown person", b'{"who": "zed", "for": "1h"}', "invalid_override", ["who"]),
-    ("bad time", b'{"who": "bob", "until": "soon"}', "invalid_override", ["until"]),
+    ("not json", b"{who: bob", "invalid_json", [], ""),
+    ("not an object", b'["bob"]', "invalid_override", [""], ""),
+    ("no who", b'{"for": "1h"}', "invalid_override", ["who"], ""),
+    ("unknown person", b'{"who": "zed", "for": "1h"}', "invalid_override", ["who"], ""),
+    ("bad time", b'{"who": "bob", "until": "soon"}', "invalid_override", ["until"], ""),
     ("in the past", b'{"who": "bob", "from": "2020-01-01T00:00:00Z", "until": '
-     b'"2020-01-02T00:00:00Z"}', "invalid_override", ["until"]),
-    ("unknown field", b'{"who": "bob", "for": "1h", "by": "me"}', "invalid_override", ["by"]),
+     b'"2020-01-02T00:00:00Z"}', "invalid_override", ["until"], ""),
+    ("unknown field", b'{"who": "bob", "for": "1h", "by": "me"}', "invalid_override", ["by"],
+     ""),
+    # Names and reasons are shown to others (API, console, calendar): nothing that displays
+    # as someone else ("\u202eecila" shows as "alice") or hides itself.
+    ("rtl who", b'{"who": "\\u202eecila", "email": "e@example.com", "for": "1h"}',
+     "invalid_override", ["who"], "who: contains a format character U+202E" + SHOWN),
+    ("zero-width who", b'{"who": "bo\\u200bb", "email": "e@example.com", "for": "1h"}',
+     "invalid_override", ["who"], "who: contains a format character U+200B" + SHOWN),
+    ("newline in who", b'{"who": "bob\\nalice", "email": "e@example.com", "for": "1h"}',
+     "invalid_override", ["who"], "who: contains a control character U+000A" + SHOWN),
+    ("blank who", b'{"who": " \\u3000 ", "email": "e@example.com", "for": "1h"}',
+     "invalid_override", ["who"], "who: must not be empty"),
+    ("private-use who", b'{"who": "\\ue000bob", "email": "e@example.com", "for": "1h"}',
+     "invalid_override", ["who"], "who: contains a private-use character U+E000" + SHOWN),
+    ("rtl reason", b'{"who": "bob", "for": "1h", "reason": "swap \\u202e"}',
+     "invalid_override", ["reason"], "reason: contains a format character U+202E; comments"
+     " are shown to other people"),
+    ("separator in reason", b'{"who": "bob", "for": "1h", "reason": "a\\u2029b"}',
+     "invalid_override", ["reason"], "reason: contains a paragraph separator U+2029"),
+    ("rtl email", b'{"who": "zed", "email": "z\\u202e@example.com", "for": "1h"}',
+     "invalid_override", ["email"], "email: contains a format character U+202E"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "body", "code", "fields"), BAD_BODIES,
+@pytest.mark.parametrize(("case", "body", "code", "fields", "detail"), BAD_BODIES,
                          ids=[r[0] for r in BAD_BODIES])  # fmt: skip
 async def test_malformed_body_is_400_and_stores_nothing(
     app_client: AppFactory, redis: aioredis.Redis, case: str, body: bytes, code: str,
-    fields: list[str],
+    fields: list[str], detail: str,
 ) -> None:  # fmt: skip
     client = await client_for(app_client)
     ok = await client.post(OVERRIDES, json={"who": "bob", "for": "1h"}, headers=bearer(ONCALL))
@@ -152,7 +177,18 @@ async def test_malformed_body_is_400_and_stores_nothing(
     answer = await resp.json()
     assert answer["error"] == code and answer["detail"]
     assert [f["field"] for f in answer.get("fields", [])] == fields
+    assert detail in answer["detail"]
     assert await state_snapshot(redis) == before
+
+
+async def test_names_and_reasons_are_stored_as_they_display(app_client: AppFactory) -> None:
+    client = await client_for(app_client)
+    resp = await client.post(OVERRIDES, headers=bearer(ONCALL), json={
+        "who": "\uff42\uff4f\uff42", "for": "1h", "reason": "swap,\r\nback monday"})  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    made = await resp.json()
+    assert (made["who"], made["email"]) == ("bob", "bob@example.com")  # NFKC: the member
+    assert made["reason"] == "swap,\nback monday"  # a comment keeps its (plain) newline
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
@@ -212,23 +248,47 @@ async def test_calendar_feed_matches_who_is_on_call(
             assert on_call["override"]["id"] in ids
 
 
-@pytest.mark.parametrize(("query", "headers", "status"), [
-    ("", {}, 401),
-    ("?token=wrong-token-0123456789", {}, 401),
-    (f"?token={READER}&token={READER}", {}, 400),
-    (f"?token={READER}", {"Authorization": f"Bearer {READER}"}, 400),
-    ("", {"Authorization": f"Bearer {READER}"}, 200),
-    (f"?token={ONCALL}", {}, 200),
-    (f"?token={READER}&weeks=0", {}, 400),
-    (f"?token={READER}&weeks=52", {}, 200),
+URL_TOKEN = "read_only_token_required"
+
+
+@pytest.mark.parametrize(("query", "headers", "status", "code"), [
+    ("", {}, 401, "unauthorized"),
+    ("?token=wrong-token-0123456789", {}, 401, "unauthorized"),
+    (f"?token={READER}&token={READER}", {}, 400, "invalid_request"),
+    (f"?token={READER}", {"Authorization": f"Bearer {READER}"}, 400, "invalid_request"),
+    ("", {"Authorization": f"Bearer {READER}"}, 200, None),
+    # A URL leaks (proxies, browser history, calendar providers): ?token= takes only a token
+    # whose scopes are exactly [read]; in the header any token that reads is fine.
+    (f"?token={ONCALL}", {}, 403, URL_TOKEN),
+    (f"?token={ACKER}", {}, 403, URL_TOKEN),
+    (f"?token={ADMIN}", {}, 403, URL_TOKEN),
+    (f"?token={READ_TWICE}", {}, 200, None),
+    ("", {"Authorization": f"Bearer {ADMIN}"}, 200, None),
+    ("", {"Authorization": f"Bearer {ONCALL}"}, 200, None),
+    (f"?token={READER}&weeks=0", {}, 400, "invalid_query"),
+    (f"?token={READER}&weeks=52", {}, 200, None),
 ])  # fmt: skip
-async def test_calendar_feed_access(app_client: AppFactory, query: str, headers: dict[str, str],
-                                    status: int) -> None:  # fmt: skip
+async def test_calendar_feed_access(
+    app_client: AppFactory, redis: aioredis.Redis, caplog: pytest.LogCaptureFixture, query: str,
+    headers: dict[str, str], status: int, code: str | None,
+) -> None:  # fmt: skip
     client = await client_for(app_client)
-    resp = await client.get(f"/api/v1/oncall/secondary.ics{query}", headers=headers)
+    ok = await client.post(OVERRIDES, json={"who": "bob", "for": "1h"}, headers=bearer(ONCALL))
+    assert ok.status == 201
+    before = await state_snapshot(redis)
+    with caplog.at_level(logging.INFO, logger="receiver"):
+        resp = await client.get(f"/api/v1/oncall/secondary.ics{query}", headers=headers)
     assert resp.status == status, await resp.text()
-    if status != 200:
-        assert (await resp.json())["error"]
+    if code is not None:
+        answer = await resp.json()
+        assert answer["error"] == code and answer["detail"]
+        if code == URL_TOKEN:
+            assert "use a token whose scopes are exactly [read] for calendar URLs" in answer[
+                "detail"]  # fmt: skip
+    assert await state_snapshot(redis) == before
+    ours = [r for r in caplog.records if r.name.startswith("receiver")]
+    for token in (READER, ONCALL, ACKER, ADMIN, READ_TWICE):
+        assert not any(token in str(vars(r)) for r in ours)
 
 
 async def test_store_prunes_expired_caps_and_expires(redis: aioredis.Redis) -> None:

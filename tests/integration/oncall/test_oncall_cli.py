@@ -106,6 +106,12 @@ def test_feed_matches_cli_and_overrides_cross_over(tmp_path: Path,
         # A stand-in without an email is refused by the CLI too, and nothing is stored.
         bad = cli(cfg, "override", "add", "primary", "--who", "nobody", "--for", "1h")
         assert bad.returncode == 2 and "give their `email`" in bad.stderr
+        # So is a --by that would display as someone else's name.
+        rtl = cli(cfg, "override", "add", "primary", "--who", "bob", "--for", "1h", "--by",
+                  "\u202eecila")  # fmt: skip
+        assert rtl.returncode == 2
+        assert "created_by: contains a format character U+202E" in rtl.stderr
+        assert len(json.loads(cli(cfg, "override", "list", "--json").stdout)) == 2
         # Removed through the CLI: gone from the API; removed twice: an error.
         gone = cli(cfg, "override", "remove", "primary", by_cli["id"])
         assert gone.returncode == 0, gone.stderr

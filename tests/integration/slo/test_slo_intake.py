@@ -178,8 +178,8 @@ async def test_metrics_exported_for_a_configured_service(
         if 'alert_receiver_slo_status{service="api",slo="99.9"} 1.0' in text:
             break
         await asyncio.sleep(0.1)
-    for line in ('alert_receiver_sla_uptime_seconds_total{service="api"} 21600.0',
-                 'alert_receiver_sla_downtime_seconds_total{service="api"} 0.0',
+    for line in ('alert_receiver_slo_window_uptime_seconds{service="api"} 21600.0',
+                 'alert_receiver_slo_window_downtime_seconds{service="api"} 0.0',
                  'alert_receiver_error_budget_seconds{service="api",slo="99.9"} 21.6',
                  'alert_receiver_error_budget_used_seconds{service="api",slo="99.9"} 0.0',
                  'alert_receiver_slo_status{service="api",slo="99.9"} 1.0',

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -145,29 +146,134 @@ def _server_args(port: int, workdir: Path) -> list[str]:
             "--save", "", "--appendonly", "no", "--loglevel", "notice"]  # fmt: skip
 
 
+class Relay:
+    """A TCP relay on a loopback port to `target_port`, for a replica's link to its master:
+    `hold()` keeps what the master sends from reaching the replica (read and buffered, as
+    a network that delays it would), `release()` lets it through. When the master's side
+    closes (the master was killed), what was held is dropped with the connection: what a
+    lost host had not sent yet never arrives. The replica's side (its ACKs) always passes."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port, self.port = target_port, free_port()
+        self._lock = threading.Lock()
+        self._held: list[tuple[socket.socket, bytes]] | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._socks: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.1)
+        self._spawn(self._accept)
+
+    def hold(self) -> None:
+        with self._lock:
+            self._held = []
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held or [], None
+            for dest, data in held:
+                with contextlib.suppress(OSError):
+                    dest.sendall(data)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for sock in [*self._socks, *([self._listener] if self._listener else [])]:
+            with contextlib.suppress(OSError):
+                sock.close()
+        for t in self._threads:
+            t.join(5)
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                down, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                down.close()
+                continue
+            for sock in (down, up):
+                sock.settimeout(0.1)
+                self._socks.append(sock)
+            self._spawn(self._pump, up, down, True)
+            self._spawn(self._pump, down, up, False)
+
+    def _pump(self, src: socket.socket, dest: socket.socket, from_master: bool) -> None:
+        while not self._stop.is_set():
+            try:
+                data = src.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                break
+            with self._lock:
+                if from_master and self._held is not None:
+                    self._held.append((dest, data))
+                    continue
+                try:
+                    dest.sendall(data)
+                except OSError:
+                    break
+        with self._lock:  # one side gone: whatever was held for this link is lost with it
+            if self._held is not None:
+                self._held = [(d, b) for d, b in self._held if d is not dest and d is not src]
+        for sock in (src, dest):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
 class SentinelSetup:
-    """A master, `replicas` replicas of it and one sentinel watching them (quorum 1).
+    """A master, `replicas` replicas of it and `sentinels` sentinels watching them (quorum:
+    a majority of them).
 
     `down-after-milliseconds` is short so a killed master is replaced within seconds.
-    `extra` is given to every data node (e.g. `--min-replicas-to-write 1`).
+    `extra` is given to every data node (e.g. `--min-replicas-to-write 1`). With `relay`,
+    each replica replicates through a Relay (`relays[i]`), so a test can hold back what
+    reaches it; `failover_timeout_ms` should then be long, or sentinel points the replica
+    straight at the master after it (`+fix-slave-config`).
     """
 
     MASTER_NAME = "mymaster"
     # Also the pause sentinel keeps between two failovers of one master (twice this).
     FAILOVER_TIMEOUT_MS = 2000
 
-    def __init__(self, workdir: Path, replicas: int = 2, extra: Sequence[str] = ()) -> None:
-        self.workdir = workdir
-        mport, self.sport = free_port(), free_port()
+    def __init__(self, workdir: Path, replicas: int = 2, extra: Sequence[str] = (),
+                 sentinels: int = 1, relay: bool = False,
+                 failover_timeout_ms: int = FAILOVER_TIMEOUT_MS) -> None:  # fmt: skip
+        self.workdir, self.failover_timeout_ms = workdir, failover_timeout_ms
+        mport = free_port()
         self.master = Node(workdir / "m", mport, [*_server_args(mport, workdir / "m"), *extra])
-        self.replicas = []
+        self.replicas, self.relays = [], []
         for i in range(replicas):
             port, d = free_port(), workdir / f"r{i}"
+            upstream = mport
+            if relay:
+                self.relays.append(Relay(mport))
+                upstream = self.relays[-1].port
             self.replicas.append(Node(d, port, [
-                *_server_args(port, d), *extra, "--replicaof", "127.0.0.1", str(mport),
+                *_server_args(port, d), *extra, "--replicaof", "127.0.0.1", str(upstream),
             ]))  # fmt: skip
+        self.sentinels = []
+        for i in range(sentinels):
+            conf = workdir / f"s{i or ''}" / "sentinel.conf"
+            self.sentinels.append(Node(conf.parent, free_port(), [str(conf), "--sentinel"]))
+        self.sentinel, self.sport = self.sentinels[0], self.sentinels[0].port
         self.sentinel_conf = workdir / "s" / "sentinel.conf"
-        self.sentinel = Node(workdir / "s", self.sport, [str(self.sentinel_conf), "--sentinel"])
 
     @property
     def nodes(self) -> list[Node]:
@@ -175,42 +281,53 @@ class SentinelSetup:
 
     def start(self) -> None:
         try:
+            for relay in self.relays:
+                relay.start()
             for n in self.nodes:
                 n.start()
-            for r in self.replicas:
-                wait_until(functools.partial(self.follows, r, self.master), START_TIMEOUT_S,
-                           f"{r.addr} replicating {self.master.addr}")  # fmt: skip
-            self.sentinel_conf.parent.mkdir(parents=True, exist_ok=True)
+            for i, r in enumerate(self.replicas):
+                via = self.relays[i].port if self.relays else None
+                wait_until(functools.partial(self.follows, r, self.master, via),
+                           START_TIMEOUT_S, f"{r.addr} replicating {self.master.addr}")  # fmt: skip
             name, mport = self.MASTER_NAME, self.master.port
-            # Sentinel rewrites its config file (it must be writable).
-            self.sentinel_conf.write_text(
-                f"port {self.sport}\nbind 127.0.0.1\ndir {self.sentinel_conf.parent}\n"
-                f"sentinel monitor {name} 127.0.0.1 {mport} 1\n"
-                f"sentinel down-after-milliseconds {name} 1000\n"
-                f"sentinel failover-timeout {name} {self.FAILOVER_TIMEOUT_MS}\n"
-                f"sentinel parallel-syncs {name} 2\n"
-            )
-            self.sentinel.start()
-            wait_until(self._sentinel_sees_replicas, START_TIMEOUT_S, "sentinel found replicas")
+            quorum = len(self.sentinels) // 2 + 1
+            for sentinel in self.sentinels:
+                conf = Path(sentinel.args[0])
+                conf.parent.mkdir(parents=True, exist_ok=True)
+                # Sentinel rewrites its config file (it must be writable).
+                conf.write_text(
+                    f"port {sentinel.port}\nbind 127.0.0.1\ndir {conf.parent}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {mport} {quorum}\n"
+                    f"sentinel down-after-milliseconds {name} 1000\n"
+                    f"sentinel failover-timeout {name} {self.failover_timeout_ms}\n"
+                    f"sentinel parallel-syncs {name} 2\n"
+                )
+                sentinel.start()
+            wait_until(self._sentinels_see_all, START_TIMEOUT_S * 2,
+                       "sentinels found the replicas and each other")  # fmt: skip
         except BaseException:
             self.stop()
             raise
 
     @staticmethod
-    def follows(replica: Node, master: Node) -> bool:
-        """`replica` replicates `master` and its link is up."""
+    def follows(replica: Node, master: Node, via: int | None = None) -> bool:
+        """`replica` replicates `master` (through the relay on port `via`) and its link is up."""
         with replica.client() as c:
             info = c.info("replication")
         return (
             info.get("role") == "slave"
-            and int(info.get("master_port", 0)) == master.port
+            and int(info.get("master_port", 0)) == (via or master.port)
             and info.get("master_link_status") == "up"
         )
 
-    def _sentinel_sees_replicas(self) -> bool:
-        with self.sentinel.client() as s:
-            seen = {int(r["port"]) for r in s.sentinel_slaves(self.MASTER_NAME)}
-        return {r.port for r in self.replicas} <= seen
+    def _sentinels_see_all(self) -> bool:
+        for sentinel in self.sentinels:
+            with sentinel.client() as s:
+                seen = {int(r["port"]) for r in s.sentinel_slaves(self.MASTER_NAME)}
+                peers = len(s.sentinel_sentinels(self.MASTER_NAME))
+            if not {r.port for r in self.replicas} <= seen or peers < len(self.sentinels) - 1:
+                return False
+        return True
 
     def master_addr(self) -> tuple[str, int]:
         with self.sentinel.client() as s:
@@ -260,8 +377,10 @@ class SentinelSetup:
         wait_until(ended, timeout, f"sentinel ending the failover to {master.addr}", 0.1)
 
     def stop(self) -> None:
-        for n in (self.sentinel, *self.replicas, self.master):
+        for n in (*self.sentinels, *self.replicas, self.master):
             n.stop()
+        for relay in self.relays:
+            relay.stop()
 
 
 class ClusterSetup:

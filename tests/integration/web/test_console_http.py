@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.conftest import READ_TOKEN, AppFactory, auth
@@ -74,12 +75,63 @@ async def test_a_wrong_token_or_the_webhook_token_gets_no_session(app_client: Ap
     assert (await client.get("/console/alerts", allow_redirects=False)).status == 303
 
 
-async def test_login_posted_from_another_site_is_refused(app_client: AppFactory) -> None:
+# Where a state-changing form may come from (guard.foreign_form): each row is refused on
+# every console form, the login and the logout, with the 403 page, and changes nothing.
+FOREIGN = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},  # a sandboxed frame or data: URL posting a valid token (login CSRF)
+    {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    {"Origin": "http://127.0.0.1:1"},  # our host, another port: another origin
+    {"Origin": "http://127.0.0.1.evil.example"},
+]
+FOREIGN_IDS = ["cross-site", "same-site", "evil-origin", "null-origin", "null-same-origin",
+               "other-port", "lookalike"]  # fmt: skip
+
+
+@pytest.mark.parametrize("headers", FOREIGN, ids=FOREIGN_IDS)
+async def test_forms_posted_from_elsewhere_are_refused_and_change_nothing(
+    app_client: AppFactory, redis: aioredis.Redis, headers: dict[str, str]
+) -> None:
     client = await app_client(**console_settings())
-    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
-        r = await client.post("/login", data={"token": READ_TOKEN}, headers=headers,
+    a = critical()
+    fp = a["fingerprint"]
+    assert (await client.post("/webhook", json=body([a]), headers=auth())).status == 200
+    await login(client, ADMIN_TOKEN)
+    good = await csrf(client)
+    before = await state_snapshot(redis)
+    stranger = await app_client(**console_settings())
+    r = await stranger.post("/login", data={"token": READ_TOKEN}, headers=headers,
+                            allow_redirects=False)  # fmt: skip
+    assert r.status == 403 and "Set-Cookie" not in r.headers
+    assert "Not accepted" in await r.text()
+    for path in [f"/console/alerts/{fp}/ack", "/console/dlq/replay", "/logout"]:
+        r = await client.post(path, data={"csrf": good, "comment": "x"}, headers=headers,
                               allow_redirects=False)  # fmt: skip
-        assert r.status == 403 and "Set-Cookie" not in r.headers
+        assert r.status == 403, path
+        assert "Not accepted" in await r.text() and "Nothing was changed" in await r.text()
+    assert await state_snapshot(redis) == before
+    # The refused logout ended nothing.
+    assert (await client.get("/console/alerts", allow_redirects=False)).status == 200
+
+
+async def test_forms_posted_from_our_own_origin_are_accepted(app_client: AppFactory) -> None:
+    client = await app_client(**console_settings())
+    own = {"Origin": f"http://{client.host}:{client.port}", "Sec-Fetch-Site": "same-origin"}
+    r = await client.post("/login", data={"token": ADMIN_TOKEN}, headers=own,
+                          allow_redirects=False)  # fmt: skip
+    assert r.status == 303 and "Set-Cookie" in r.headers
+    r = await client.post(
+        "/console/dlq/replay",
+        data={"csrf": await csrf(client)},
+        headers={**own, "Sec-Fetch-Site": "none"},
+        allow_redirects=False,
+    )
+    assert r.status == 303
+    # No Origin and no Sec-Fetch-Site (curl, an old browser): the CSRF token decides.
+    r = await client.post("/logout", data={"csrf": await csrf(client)}, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/login"
 
 
 async def test_pages_carry_the_security_headers(app_client: AppFactory) -> None:
@@ -298,3 +350,29 @@ async def test_admin_sees_dead_letters_and_health(app_client: AppFactory) -> Non
 
 def _bearer(token: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {token}"}
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+async def test_an_unknown_console_url_is_a_page_for_browsers_and_json_for_scripts(
+    app_client: AppFactory,
+) -> None:
+    client = await app_client(**console_settings())
+    for path in ["/console/nope", "/console/static/missing.css", "/console/alerts/a/b"]:
+        r = await client.get(path, headers=BROWSER)
+        assert r.status == 404 and r.content_type == "text/html", path
+        assert "Not Found" in await r.text() and "There is no such page" in await r.text()
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        r = await client.get(path)  # curl, a probe: no text/html in Accept
+        assert r.status == 404 and (await r.json())["error"] == "not_found", path
+    # A wrong method on a console page: the page, with Allow kept.
+    r = await client.put("/login", headers=BROWSER)
+    assert r.status == 405 and r.content_type == "text/html"
+    assert set(r.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
+    r = await client.put("/login")
+    assert r.status == 405 and (await r.json())["error"] == "method_not_allowed"
+    assert set(r.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
+    # Outside the console a browser gets the API's JSON.
+    r = await client.get("/api/v1/nope", headers=BROWSER)
+    assert r.status == 404 and (await r.json())["error"] == "not_found"

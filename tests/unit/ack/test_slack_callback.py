@@ -22,12 +22,32 @@ from receiver.ack.slack import Click, Refusal, SlackActionsConfig, clicked_by, p
         ({"username": "alice"}, "alice"),
         ({}, "slack user"),
         (None, "slack user"),
-        ({"id": "U1", "username": "eve\n\x1b[31m"}, "eve[31m (U1)"),
         ({"id": "U1", "username": "x" * 500}, "x" * 128),
+        ({"id": "U1", "username": "\uff41\uff4c\uff49\uff43\uff45"}, "alice (U1)"),  # NFKC
+        ({"id": "U1", "username": "  "}, "U1"),
     ],
 )
 def test_clicked_by(user: Any, by: str) -> None:
     assert clicked_by(user) == by
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"id": "U1", "username": "eve\n\x1b[31m"}, "user.username: contains a control "
+         "character U+000A; names are shown to other people"),
+        ({"id": "U1", "username": "\u202eecila"}, "user.username: contains a format "
+         "character U+202E; names are shown to other people"),
+        ({"id": "U1", "name": "al\u200bice"}, "user.name: contains a format character "
+         "U+200B; names are shown to other people"),
+        ({"id": "U1\u2028", "username": "alice"}, "user.id: contains a line separator U+2028;"
+         " names are shown to other people"),
+    ],
+)  # fmt: skip
+def test_click_by_a_name_that_displays_as_another_is_refused(user: Any, message: str) -> None:
+    payload = {"type": "block_actions", "user": user,
+               "actions": [{"action_id": "ack", "value": "0f3ef813eb86bd39"}]}  # fmt: skip
+    assert parse_click(body(payload)) == Refusal(400, "invalid_name", message)
 
 
 def body(payload: Any) -> bytes:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.api.tokens import Access, ApiToken, Decision, Scope, authorize, token_problems
+from receiver.api.tokens import (
+    Access,
+    ApiToken,
+    Decision,
+    Scope,
+    authorize,
+    authorize_url_token,
+    token_problems,
+)
 
 READER = "reader-token-0123456789"
 ACKER = "acker-token-0123456789"
@@ -105,3 +113,29 @@ def test_token_problems() -> None:
 
 def test_decision_default_is_refusal() -> None:
     assert not Decision(401).allowed
+
+
+# (case, token given in the URL, anonymous_read, status, principal, code)
+URL_TABLE = [
+    ("read-only token", READER, False, 200, "grafana", ""),
+    ("read-only token, anonymous read", READER, True, 200, "grafana", ""),
+    ("ack token", ACKER, False, 403, "slackbot", "read_only_token_required"),
+    ("admin token", ADMIN, False, 403, "ops", "read_only_token_required"),
+    ("admin token, anonymous read", ADMIN, True, 403, "ops", "read_only_token_required"),
+    ("webhook token", HOOK, False, 403, "", "forbidden"),
+    ("unknown token", "nope-0123456789abcdef", True, 401, "", "unauthorized"),
+    ("empty", "", False, 401, "", "unauthorized"),
+    ("non-ASCII", "tök€n", False, 401, "", "unauthorized"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "value", "anonymous", "status", "principal", "code"),
+                         URL_TABLE, ids=[r[0] for r in URL_TABLE])  # fmt: skip
+def test_a_token_in_a_url_must_be_read_only(
+    case: str, value: str, anonymous: bool, status: int, principal: str, code: str
+) -> None:
+    got = authorize_url_token(access(anonymous), value)
+    assert (got.status, got.principal, got.code) == (status, principal, code)
+    if code == "read_only_token_required":
+        assert "scopes are exactly [read] for calendar URLs" in got.detail
+    assert value == "" or value not in got.detail  # the token itself is never repeated

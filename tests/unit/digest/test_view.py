@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from receiver.digest.render import DigestRenderer
@@ -65,3 +66,18 @@ def test_text_and_html_list_everything_and_escape_html() -> None:
     assert "&lt;b&gt;{{ 7*7 }}&lt;/b&gt;" in html and "<b>{{" not in html
     assert "javascript:" not in text and "javascript:" not in html
     assert text.count("seen ") == 4 and "seen 3x" in text
+
+
+def test_window_on_whole_minutes_is_titled_in_minutes() -> None:
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC).timestamp()
+    view = build_view("d", {}, 0, {}, (start, start + 3600), "UTC")
+    assert view.subject == "[digest d] all clear — 2026-12-07 09:00-10:00 UTC"
+
+
+def test_window_not_on_whole_minutes_is_titled_with_seconds() -> None:
+    # A `digest flush` ends its window now: under a minute, it would read 14:56-14:56.
+    start = datetime(2026, 12, 7, 14, 56, 10, tzinfo=UTC).timestamp()
+    view = build_view("d", {}, 0, {}, (start, start + 30.5), "UTC")
+    assert view.subject == "[digest d] all clear — 2026-12-07 14:56:10-14:56:40 UTC"
+    across = build_view("d", {}, 0, {}, (start - 86400, start), "UTC")
+    assert across.window == "2026-12-06 14:56:10 - 2026-12-07 14:56:10 UTC"

@@ -97,6 +97,21 @@ def test_email_message_ids() -> None:
     assert message_ids(notification(refired), "example.org")[0] != new_id
 
 
+def test_email_message_ids_of_escalation_steps_and_their_resolves() -> None:
+    """Each step mail has an id of its own (not the firing mail's); the resolve sent to
+    what a step mailed replies to that step's mail."""
+    alert = fixture_alerts("warning-firing")[0]
+    firing, _ = message_ids(notification(alert), "example.org")
+    s1, p1 = message_ids(notification(alert, Reason.ESCALATED, key="step-1"), "example.org")
+    s2, _ = message_ids(notification(alert, Reason.ESCALATED, key="step-2"), "example.org")
+    assert p1 is None and len({firing, s1, s2}) == 3
+    assert s1.startswith("<67cd633fe23d9d69.1795324360.e") and s1.endswith("@example.org>")
+    r1, parent = message_ids(notification(resolved(alert), thread_key="step-1"), "example.org")
+    assert parent == s1 and r1 == s1.replace("@", ".resolved@")
+    r2, parent = message_ids(notification(resolved(alert), thread_key="step-2"), "example.org")
+    assert parent == s2 and r2 not in {r1, s2}
+
+
 @pytest.mark.parametrize(
     ("label", "expected"),
     [

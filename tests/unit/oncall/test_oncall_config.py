@@ -49,6 +49,9 @@ TABLE = [
      '6: oncall.rotations.primary: handoff "Mon 09:00" names a day, so shift must be whole'),
     ("odd shift", ("shift: 1w", "shift: 5h"),
      "10: oncall.rotations.primary.shift: shift must be whole days"),
+    ("shift under the minimum", ("shift: 1w", "shift: 1m"),
+     "10: oncall.rotations.primary.shift: shift must be whole days (1d, 2d, 1w) or divide a "
+     "day evenly, and at least 1h (1h, 2h, 8h, 12h); got 1m"),
     ("misspelled key", ("timezone:", "time_zone:"),
      '12: oncall.rotations.primary.time_zone: unknown key (did you mean "timezone"?)'),
     ("bad rotation name", ("    primary:", "    prim/ary:"), "5: oncall.rotations: rotation name"),

@@ -135,6 +135,7 @@ SAMPLES: dict[str, Any] = {
     "status": "firing",
     "severity": "critical",
     "service": "api.v2",
+    "signature": "a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
 }
 
 

@@ -80,3 +80,18 @@ def test_groups_put_the_most_severe_first_and_count_firing_and_acked() -> None:
         ("Down", 1, 1, 0),
         ("Slow", 2, 2, 0),
     ]
+
+
+def test_a_session_is_bound_to_the_value_of_its_token() -> None:
+    bind = S.token_binding(SECRET, b"reader-token-0123456789")
+    s = S.new_session("reader", "token", 1000.0, 600, bind)
+    back = S.verify(S.sign(s, SECRET), SECRET, 1000.0)
+    assert back == s and back is not None
+    assert S.bound_to(back, SECRET, b"reader-token-0123456789")
+    assert not S.bound_to(back, SECRET, b"rotated-token-0123456789")
+    assert not S.bound_to(back, "t" * 40, b"reader-token-0123456789")  # another secret
+    assert b"reader-token" not in S.sign(s, SECRET).encode()  # the value never leaves
+    # A proxy session carries no binding; an old (s1, unbound) cookie is no session.
+    assert S.new_session("carol", "proxy", 0, 600).bind == ""
+    old = "s1." + S.sign(s, SECRET).split(".", 1)[1]
+    assert S.verify(old, SECRET, 1000.0) is None
