@@ -205,7 +205,7 @@ class Metrics:
             p + "acks_total",
             "Ack and unack requests, by how they came (api, cli, slack, email, console) and "
             "what they did (acked, unacked, already_acked, not_acked, not_found, not_firing, "
-            "other_episode).",
+            "other_episode, replayed: a signed Slack click seen before).",
             ["via", "outcome"],
             registry=r,
         )

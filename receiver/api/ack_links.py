@@ -36,6 +36,7 @@ from receiver.api.guard import foreign_form
 from receiver.api.state import SERVICES, STATE
 from receiver.models import AckInfo
 from receiver.notifiers.render import builtin_environment
+from receiver.text import TextError, check_comment, check_name
 
 log = logging.getLogger("receiver.ack_links")
 
@@ -303,14 +304,16 @@ async def _form(request: web.Request) -> tuple[str, str] | web.Response:
         return _result(
             request, 400, "Not accepted", "Use the Acknowledge button on the link's page."
         )
-    name = " ".join((fields.get("name") or [""])[0].split())
-    comment = (fields.get("comment") or [""])[0].strip().replace("\r\n", "\n")
+    typed = (fields.get("name") or [""])[0]
+    try:
+        # Checked as typed, before whitespace is folded (split() would drop some refused
+        # characters instead of refusing them), and named after the form's fields.
+        name = " ".join(check_name(typed, "name", MAX_NAME).split()) if typed.strip() else ""
+        comment = check_comment((fields.get("comment") or [""])[0].strip(), "comment", MAX_COMMENT)
+    except TextError as e:
+        return _result(request, 400, "Not accepted", f"Nothing was acknowledged: {e}.")
     by = f"{name} (email link)" if name else ANONYMOUS
-    problem = (
-        f"the name must be at most {MAX_NAME} characters"
-        if len(name) > MAX_NAME
-        else check_text(by, comment, "email")
-    )
+    problem = check_text(by, comment, "email")
     if problem is not None:
         return _result(request, 400, "Not accepted", f"Nothing was acknowledged: {problem}.")
     return by, comment

@@ -16,6 +16,7 @@ from receiver.api.alerts import levels
 from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
 from receiver.store.alerts import SEVERITIES, AlertFilter, ReadsBusy
+from receiver.text import TextError, check_comment, check_name
 from receiver.web import views
 from receiver.web.auth import CONSOLE, FORM, VIEWER, page, refuse, render, see_other
 from receiver.web.pager import Pager, valid_cursor
@@ -149,9 +150,12 @@ async def alert_page(request: web.Request) -> web.StreamResponse:
 
 def _by(request: web.Request, typed: str) -> str:
     """Who acks: the viewer, with the name typed in the form when there is one (a token
-    shared by a team names the team, not the person)."""
+    shared by a team names the team, not the person). TextError for a name that would not
+    show as typed (receiver/text.py), named after the form's field."""
     viewer = request[VIEWER]
-    name = " ".join(typed.split())[:MAX_NAME]
+    # Checked as typed, before whitespace is folded: split() would drop some refused
+    # characters (U+2028, U+0085) instead of refusing them.
+    name = " ".join(check_name(typed, "name", MAX_NAME).split()) if typed.strip() else ""
     return f"{name} ({viewer.name})" if name and name != viewer.name else viewer.name
 
 
@@ -161,8 +165,11 @@ async def _change(request: web.Request, op: str) -> web.StreamResponse:
         return refuse(request, 404, "No such alert", "Not an alert fingerprint.")
     form = request[FORM]
     acks = request.app[SERVICES].acks
-    by = _by(request, form.get("name", ""))
-    comment = form.get("comment", "").strip().replace("\r\n", "\n")
+    try:
+        by = _by(request, form.get("name", ""))
+        comment = check_comment(form.get("comment", "").strip(), "comment", MAX_COMMENT)
+    except TextError as e:
+        return refuse(request, 400, "Not changed", str(e))
     try:
         until_ms = parse_expires(form.get("expires") or None, acks.clock()) if op == "ack" else 0
     except BodyError as e:

@@ -23,12 +23,8 @@ UNPANELLED = {
     "reached the others: the log line names the address, which a count cannot",
     "alert_receiver_slo_budget_notifications_total": "the receiver's own budget notification "
     "is the signal; Error budget remaining shows the same crossing",
-    # The console's token-login counters came in with the console work (receiver/web):
-    # whether they get a panel or a rule (repeated refusals) is that work's decision.
-    "alert_receiver_login_failures_total": "console logins with a wrong token: pending the "
-    "console work's decision on a panel or rule",
-    "alert_receiver_login_refused_total": "console logins refused after repeated failures: "
-    "pending the console work's decision on a panel or rule",
+    "alert_receiver_login_failures_total": "single wrong tokens at the console login are "
+    "typos; repeated ones are refused, and AlertReceiverConsoleLoginRefused fires on those",
 }
 
 

@@ -276,3 +276,24 @@ async def test_alert_email_carries_a_working_link(app_client: AppFactory, smtp: 
     last = smtp.messages[-1].message
     assert "[RESOLVED]" in str(last["Subject"])
     assert "Acknowledge" not in str(last.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("name", "alice\u202eecila", "name: contains a format character U+202E"),
+        ("name", "ali\u200bce", "name: contains a format character U+200B"),
+        ("name", "alice\u2028bob", "name: contains a line separator U+2028"),
+        ("comment", "on it\u202e", "comment: contains a format character U+202E"),
+    ],
+    ids=["rtl-override", "zero-width", "line-separator-in-name", "rtl-in-comment"],
+)  # fmt: skip
+async def test_names_that_would_not_show_as_typed_are_refused_by_field(
+    app_client: AppFactory, redis: aioredis.Redis, field: str, value: str, says: str
+) -> None:
+    client = await firing(app_client)
+    before = await state_snapshot(redis)
+    resp = await client.post(link(), data={**FORM, field: value})
+    html = await resp.text()
+    assert resp.status == 400 and "Nothing was acknowledged" in html and says in html, html
+    assert await state_snapshot(redis) == before

@@ -312,7 +312,7 @@ async def test_waitaof_refused_at_start_up_by_a_server_before_7_2(
     version = sync_redis.Redis(port=redis_server.port).info("server")["redis_version"]
     if tuple(int(x) for x in str(version).split(".")[:2]) >= (7, 2):
         pytest.skip(f"redis-server {version} has WAITAOF; the refusal is table-tested in "
-                    "tests/unit/store/test_durability.py")  # fmt: skip
+                    "tests/unit/store/test_durability_policy.py")  # fmt: skip
     settings = make_settings(redis_server.url, redis={"url": redis_server.url,
                                                       "durability": durability})  # fmt: skip
     server = TestServer(create_app(settings), host="127.0.0.1")

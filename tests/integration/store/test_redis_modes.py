@@ -270,19 +270,21 @@ async def test_sentinel_intake_survives_switchover_and_master_crash(
     assert health["status"] == "ok", health
 
 
+@pytest.mark.parametrize("durability", [{}, {"replicas": 1}], ids=["plain", "replicas_1"])
 async def test_sentinel_connection_to_a_demoted_master_moves_on(
-    tmp_path: Path, serve: Serve, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, serve: Serve, monkeypatch: pytest.MonkeyPatch, durability: dict[str, Any]
 ) -> None:
     """The old master turned replica under the app's pooled connection (not by sentinel,
     which would also kill its clients): the intake script's write is refused there
     (Redis 6 reports READONLY inside a script error). That refusal alone must move the
-    connection to the master sentinel names: the periodic check is switched off here."""
+    connection to the master sentinel names: the periodic check is switched off here.
+    With `redis.durability` the script goes in a pipeline with its WAIT: the same holds."""
     monkeypatch.setattr(connection, "MASTER_CHECK_S", 1e9)  # ask sentinel on connect only
     s = SentinelSetup(tmp_path / "sentinel", replicas=1)
     s.start()
     try:
         old = s.master
-        client = await serve(sentinel_cfg(s))
+        client = await serve(sentinel_cfg(s) | {"durability": durability})
         assert (await post_ok(client, FIRING))["new"] == 2
         with old.client() as m:
             assert m.wait(1, 2000) == 1

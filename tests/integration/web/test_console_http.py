@@ -176,15 +176,21 @@ async def test_a_form_without_or_with_a_wrong_csrf_token_changes_nothing(
     assert r.status == 403 and await state_snapshot(redis) == before
 
 
-async def test_ack_and_unack_from_the_console_are_recorded_with_who_and_comment(
-    app_client: AppFactory,
-) -> None:
+async def _on_a_critical_with_the_ack_token(app_client: AppFactory) -> tuple[Any, str, str]:
+    """A console logged in with the ack token on a firing critical's page: the client, the
+    alert's fingerprint and the page's CSRF token."""
     client = await app_client(**console_settings())
     a = critical()
     fp = a["fingerprint"]
     await client.post("/webhook", json=body([a]), headers=auth())
     await login(client, ACK_TOKEN)
-    token = await csrf(client, f"/console/alerts/{fp}")
+    return client, fp, await csrf(client, f"/console/alerts/{fp}")
+
+
+async def test_ack_and_unack_from_the_console_are_recorded_with_who_and_comment(
+    app_client: AppFactory,
+) -> None:
+    client, fp, token = await _on_a_critical_with_the_ack_token(app_client)
     r = await client.post(f"/console/alerts/{fp}/ack", allow_redirects=False,
                           data={"csrf": token, "comment": "on it", "name": "alice"})  # fmt: skip
     assert r.status == 303 and r.headers["Location"] == f"/console/alerts/{fp}?done=acked"
@@ -199,6 +205,29 @@ async def test_ack_and_unack_from_the_console_are_recorded_with_who_and_comment(
     assert r.headers["Location"].endswith("done=unacked")
     rec = await (await client.get(f"/api/v1/alerts/{fp}", headers=_bearer(ACK_TOKEN))).json()
     assert rec["acknowledged"] is False
+
+
+@pytest.mark.parametrize(
+    ("form", "says"),
+    [
+        ({"name": "alice\u202eecila"}, "name: contains a format character U+202E"),
+        ({"name": "alice\u2028bob"}, "name: contains a line separator U+2028"),
+        ({"name": "x" * 61}, "name: must be at most 60 characters"),
+        ({"comment": "on it\u200b"}, "comment: contains a format character U+200B"),
+        ({"comment": "\x1b[2J"}, "comment: contains a control character U+001B"),
+    ],
+    ids=["rtl-override", "line-separator", "long-name", "zero-width-comment", "escape"],
+)  # fmt: skip
+async def test_ack_form_text_that_would_not_show_as_typed_is_refused_by_field(
+    app_client: AppFactory, redis: aioredis.Redis, form: dict[str, str], says: str
+) -> None:
+    client, fp, token = await _on_a_critical_with_the_ack_token(app_client)
+    before = await state_snapshot(redis)
+    for op in ("ack", "unack"):
+        r = await client.post(f"/console/alerts/{fp}/{op}", data={"csrf": token, **form},
+                              allow_redirects=False)  # fmt: skip
+        assert r.status == 400 and says in await r.text(), (op, await r.text())
+    assert await state_snapshot(redis) == before
 
 
 async def test_a_read_token_sees_no_ack_button_and_its_post_is_refused(
