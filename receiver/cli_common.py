@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from receiver.settings import Settings
-from receiver.store.connection import connect
+from receiver.store import durability
+from receiver.store.connection import connect, describe_target
 from receiver.store.keys import Keys
 
 T = TypeVar("T")
@@ -136,6 +137,10 @@ def command_group(
     return subcommands, global_options()
 
 
+def _uncounted(operation: str, shortfall: str) -> None:
+    """The CLI keeps no metrics: a shortfall is the command's error line instead."""
+
+
 async def with_store(
     settings: Settings,
     data_dir: str | None,
@@ -143,10 +148,19 @@ async def with_store(
     fn: Callable[[T], Awaitable[int]],
 ) -> int:
     """Runs `fn` on a store that `make(redis, keys)` builds on the config's Redis; a Redis
-    that does not answer is one line on stderr and exit status 1."""
+    that does not answer is one line on stderr and exit status 1. What the store changes
+    (acks, overrides, replays) returns only once `redis.durability` confirmed it, as in
+    the API: an unconfirmed change is that line and status 1 too (it may have applied; run
+    the command again, as a caller retries a 503)."""
     redis = redis_client(settings, data_dir)
+    keys = Keys(settings.redis.key_prefix)
     try:
-        return await fn(make(redis, Keys(settings.redis.key_prefix)))
+        changes = await durability.start(redis, settings.redis, keys,
+                                         describe_target(settings.redis), _uncounted)  # fmt: skip
+        return await fn(make(changes, keys))
+    except durability.DurabilityRefused as e:
+        say(f"alert-receiver: {e}", file=sys.stderr)
+        return 1
     except RedisError as e:
         say(f"alert-receiver: Redis unavailable: {e}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -52,15 +53,26 @@ def test_routes_test_names_what_each_step_pages_and_who_is_on_call_offline() -> 
     assert "the schedule only, overrides not read (Redis unavailable: " in out.stdout
 
 
+def example_without_wait(tmp_path: Path) -> Path:
+    """config/example.yml waits for a replica (redis.durability); a test Redis has none."""
+    text = Path(EXAMPLE).read_text()
+    wait = "  durability:\n    replicas: 1\n"
+    assert wait in text
+    example = tmp_path / "example.yml"
+    example.write_text(text.replace(wait, "  durability:\n    replicas: 0\n"))
+    return example
+
+
 async def test_routes_test_applies_the_overrides_in_redis(
-    redis: aioredis.Redis, redis_server: RedisServer
+    redis: aioredis.Redis, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     env = {"PATH": os.environ["PATH"], "REDIS_URL": redis_server.url, **SECRETS}
+    example = example_without_wait(tmp_path)
     added = run_cli("oncall", "override", "add", "primary", "--who", "dave", "--for", "2h",
-                    "--config", EXAMPLE, "--json", env=env)  # fmt: skip
+                    "--config", str(example), "--json", env=env)  # fmt: skip
     assert added.returncode == 0, added.stderr
     override = json.loads(added.stdout)
-    out = run_cli("routes", "test", "--config", EXAMPLE, "priority=P0", env=env)
+    out = run_cli("routes", "test", "--config", str(example), "priority=P0", env=env)
     assert out.returncode == 0, out.stderr
     # dave is secondary's member: found there, reached by email (no receiver of his own).
     want = (f"rotation primary: dave on call until {override['until']}, override "

@@ -257,6 +257,30 @@ async def test_acks_overrides_and_dead_letters_answer_503_until_confirmed(
     assert (await health(client))["components"]["durability"] == "ok"
 
 
+async def test_the_cli_ack_waits_for_the_replica_like_the_api(
+    replicated: tuple[Node, Relay, Node], app_client: AppFactory, tmp_path: Path
+) -> None:
+    """`alert-receiver ack` is a change its user is told succeeded: held back, it exits 1
+    saying the change is not confirmed; released, the same command acks (once)."""
+    master, relay, _replica = replicated
+    redis_cfg = durable_url(master, timeout="300ms")
+    client = await app_client(redis=redis_cfg)
+    body = one_alert("cli-acked:9100")
+    assert await post(client, body) == 200
+    fp = fp_of(body)
+    cfg = write_config(tmp_path / "cli.yml", redis_cfg)
+    ack = [sys.executable, "-m", "receiver", "ack", fp, "--config", str(cfg), "--by", "alice"]
+    relay.hold()
+    held = await asyncio.to_thread(subprocess.run, ack, capture_output=True, text=True,
+                                   timeout=60, cwd=ROOT)  # fmt: skip
+    assert held.returncode == 1 and "not confirmed" in held.stderr, held.stdout + held.stderr
+    relay.release()
+    done = await asyncio.to_thread(subprocess.run, ack, capture_output=True, text=True,
+                                   timeout=60, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(stored(master, fp)["ack"])["by"] == "alice"
+
+
 # --- 2. fsync: always on the embedded server ------------------------------------------
 
 
