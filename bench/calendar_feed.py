@@ -29,11 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from run import receiver_with  # noqa: E402
+from harness import receiver_with
 
 TARGET_MS = 20.0
 READ = "bench-calendar-read-token-0123456789"

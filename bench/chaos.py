@@ -41,11 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-from delivery import (  # noqa: E402
+from delivery import (
     ArrivalLog,
     body,
     ids,
@@ -56,7 +52,7 @@ from delivery import (  # noqa: E402
     start_vendors,
     wait_delivered,
 )
-from run import Proc, find_receiver, free_port, running, wait_port  # noqa: E402
+from harness import Proc, find_receiver, free_port, running, wait_port
 
 DESTS = ("pd", "chat", "mail")
 TAKEOVER_TARGET_S = 15.0

@@ -25,13 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import receiver_with
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from run import receiver_with  # noqa: E402
-
-from receiver.models import fingerprint  # noqa: E402
+from receiver.models import fingerprint
 
 TARGET_MS = 300.0
 BODY = 500

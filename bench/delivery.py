@@ -45,15 +45,13 @@ import aiohttp
 import aiosmtplib
 import redis as sync_redis
 import yaml
+from harness import Proc, find_receiver, free_port, running, wait_http_ok, wait_port
+
+from receiver.models import fingerprint
+from receiver.store.embedded import find_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
-
-from run import Proc, find_receiver, free_port, running, wait_http_ok, wait_port  # noqa: E402
-
-from receiver.models import fingerprint  # noqa: E402
-from receiver.store.embedded import find_redis_server  # noqa: E402
 
 TARGET_RATE = 1_000  # notifications/s per process (PagerDuty + Slack + webhook)
 TARGET_P99_S = 1.0  # at 200 alerts/s x 3 destinations on two replicas

@@ -32,11 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redis as sync_redis
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from run import (  # noqa: E402
+from harness import (
     MIN_NEW_SHARE,
     RATE_CAP,
     RESIZE_MARGIN,

@@ -23,13 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import receiver_with
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from run import receiver_with  # noqa: E402
-
-from receiver.models import fingerprint  # noqa: E402
+from receiver.models import fingerprint
 
 TARGET_S = 1.0
 STEPS_S = (3, 6)

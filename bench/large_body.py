@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from run import receiver_config, receiver_with
+from harness import receiver_config, receiver_with
 
 from receiver.models import fingerprint
 

@@ -36,8 +36,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
-from run import (
+from harness import (
     bench_receiver,
     children,
     cpu_seconds,
@@ -45,6 +44,7 @@ from run import (
     parse_wrk,
     receiver_config,
 )
+from redis.exceptions import ResponseError
 
 from receiver.models import fingerprint
 

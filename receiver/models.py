@@ -1,17 +1,15 @@
 """The service's record types: severity and status, the alert snapshot we keep, notification
-jobs and what each destination was last told. The webhook schema lives in payload.py."""
+jobs and what each destination was last told. The webhook schema lives in payload.py (and
+the snapshot of a webhook's alert, `payload.snapshot_of`)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field, field_validator
-
-if TYPE_CHECKING:
-    from receiver.payload import Alert, Payload
 
 # Alertmanager sends this for a firing alert's endsAt (Go's zero time).
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -40,9 +38,9 @@ class Severity(enum.StrEnum):
     @classmethod
     def of(cls, labels: dict[str, str]) -> Severity:
         value = labels.get("severity", "").lower()
-        if value == "critical":
+        if value == cls.CRITICAL:
             return cls.CRITICAL
-        if value == "warning":
+        if value == cls.WARNING:
             return cls.WARNING
         return cls.INFO
 
@@ -50,6 +48,32 @@ class Severity(enum.StrEnum):
 class Status(enum.StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
+
+
+# The vocabularies in their order (listings, indexes): plain strings.
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+
+
+class Verdict(enum.StrEnum):
+    """What a worker asks settle.lua to record for a job (store/lua/settle.lua, ARGV[4])."""
+
+    DONE = "done"  # delivered
+    RETRY = "retry"  # on the delayed set again (no backpressure)
+    FAIL = "fail"  # retryable trouble, counted against the destination's circuit
+    THROTTLE = "throttle"  # the destination answered 429: pause it, park the job
+    DEAD = "dead"  # dead letter: retries exhausted
+    REJECT = "reject"  # dead letter: the destination refused it for good
+    ACK = "ack"  # acknowledge only (superseded by a newer decision)
+
+
+# Record markers. Notification-record fields that are not destinations: the version (also
+# `nv` on the state record) and the ack marker ("until_ms|startsAt").
+RECORD_VERSION = "_v"
+RECORD_ACK = "_ack"
+RECORD_META = frozenset({RECORD_VERSION, RECORD_ACK})
+# A digest as a destination: `digest:NAME` (also the prefix of a digest job's key).
+DIGEST_PREFIX = "digest:"
 
 
 def fnv1a_64_python(buf: bytes) -> int:
@@ -100,22 +124,6 @@ class AlertSnapshot(BaseModel):
     @property
     def alertname(self) -> str:
         return self.labels.get("alertname", "")
-
-    @classmethod
-    def from_webhook(cls, a: Alert, p: Payload) -> AlertSnapshot:
-        # The payload was validated already: construct without validating again (hot path).
-        return cls.model_construct(
-            fingerprint=a.fingerprint or fingerprint(a.labels),
-            status=a.status,
-            labels=a.labels,
-            annotations=a.annotations,
-            startsAt=a.startsAt,
-            endsAt=a.endsAt or ZERO_TIME,
-            generatorURL=a.generatorURL,
-            receiver=p.receiver,
-            groupKey=p.groupKey,
-            externalURL=p.externalURL,
-        )
 
 
 def snapshot_from_record(

@@ -32,8 +32,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from receiver.config_loader import plain_message
-from receiver.models import TIMESTAMP_RE, Status, fingerprint
+from receiver.config.loader import plain_message
+from receiver.models import TIMESTAMP_RE, ZERO_TIME, AlertSnapshot, Status, fingerprint
 
 # Times and fingerprints are checked after decoding (see _valid): msgspec's own pattern
 # constraints cost twice the whole decoding.
@@ -324,3 +324,20 @@ def _error(e: ValidationError) -> PayloadError:
     code = "invalid_json" if bad_json else "invalid_payload"
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:10])
     return PayloadError(code, detail, fields)
+
+
+def snapshot_of(a: Alert, p: Payload) -> AlertSnapshot:
+    """The snapshot we keep of a webhook's alert. The payload was validated already: it is
+    constructed without validating again (hot path)."""
+    return AlertSnapshot.model_construct(
+        fingerprint=a.fingerprint or fingerprint(a.labels),
+        status=a.status,
+        labels=a.labels,
+        annotations=a.annotations,
+        startsAt=a.startsAt,
+        endsAt=a.endsAt or ZERO_TIME,
+        generatorURL=a.generatorURL,
+        receiver=p.receiver,
+        groupKey=p.groupKey,
+        externalURL=p.externalURL,
+    )

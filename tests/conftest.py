@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,9 +18,10 @@ import redis as sync_redis
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
-from receiver.settings import Settings
+from receiver.server.app import create_app
+from receiver.server.settings import Settings
 from receiver.store.embedded import find_redis_server
+from tests.helpers import free_port
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.recorder import Recorder
 from tests.servers.slack import FakeSlack
@@ -36,12 +35,6 @@ READ_TOKEN = "reader-token-0123456789"  # an api_tokens entry with scope read, w
 
 def fixture_body(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:
@@ -193,12 +186,13 @@ class Serve:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--config", str(self.config),
-             "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)],
-            stdout=subprocess.DEVNULL, stderr=open(self.data_dir.parent / "serve.log", "ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        with open(self.data_dir.parent / "serve.log", "ab") as log:  # the child keeps its copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "receiver", "serve", "--config", str(self.config),
+                 "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)],
+                stdout=subprocess.DEVNULL, stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
         if wait:
             self.wait_ready()
 
@@ -224,25 +218,3 @@ class Serve:
         code = self.proc.wait(20)
         self.proc = None
         return code
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
-    """Poll `pred` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-async def until(pred: Callable[[], Any], limit_s: float = 20) -> None:
-    """Async `wait_for`: `pred` becomes true within `limit_s` seconds (a bound on how long
-    something may take, never a speed target)."""
-    deadline = time.monotonic() + limit_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {limit_s}s")
-        await asyncio.sleep(0.05)

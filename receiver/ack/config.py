@@ -15,7 +15,7 @@ from __future__ import annotations
 from receiver.ack.links import LinksConfig
 from receiver.ack.silence import SilenceConfig
 from receiver.ack.slack import SlackActionsConfig
-from receiver.config_loader import StrictModel
+from receiver.config.loader import StrictModel
 
 
 class AckConfig(StrictModel):

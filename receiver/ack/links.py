@@ -25,8 +25,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from receiver.config_loader import StrictModel, read_secret_file
-from receiver.durations import Duration
+from receiver.config.durations import Duration
+from receiver.config.loader import (
+    StrictModel,
+    read_secret_file,
+    secret_file_problems,
+    strong_secret,
+)
 from receiver.models import AckInfo, ack_active
 from receiver.notifiers.base import exactly_one
 from receiver.signing import b64, mac, unb64
@@ -36,7 +41,6 @@ log = logging.getLogger(__name__)
 VERSION = "v1"
 # Domain separation: a MAC made for something else with the same secret is not a link.
 _CONTEXT = b"alert-receiver ack link v1\n"
-MIN_SECRET = 32  # characters: `openssl rand -hex 32` gives 64
 MAX_TOKEN = 1024  # longer is not ours: refused before any decoding
 MAX_FIELD = 256  # fingerprint / startsAt length bound
 
@@ -105,12 +109,6 @@ def _well_formed(fields: object) -> bool:
     )
 
 
-def _check_secret(value: str, what: str) -> str | None:
-    if len(value) < MIN_SECRET:
-        return f"{what} must be at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
-    return None
-
-
 class LinksConfig(StrictModel):
     """`ack.links`: signed ack links in alert emails and digests."""
 
@@ -143,10 +141,7 @@ class LinksConfig(StrictModel):
     @field_validator("secret", "previous_secret")
     @classmethod
     def _strong(cls, v: SecretStr | None) -> SecretStr | None:
-        msg = _check_secret(v.get_secret_value(), "the secret") if v is not None else None
-        if msg:
-            raise ValueError(msg)
-        return v
+        return strong_secret(v, "the secret")
 
     @model_validator(mode="after")
     def _secrets(self) -> LinksConfig:
@@ -168,18 +163,8 @@ class LinksConfig(StrictModel):
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for secret files that cannot be read or are too short; run by
         check-config and serve, skipped with `--no-secrets`."""
-        out: list[tuple[str, str]] = []
-        for field in ("secret_file", "previous_secret_file"):
-            path = getattr(self, field)
-            if path is None:
-                continue
-            try:
-                msg = _check_secret(read_secret_file(path), f"the secret in {path}")
-            except ValueError as e:
-                msg = str(e)
-            if msg:
-                out.append((field, msg))
-        return out
+        files = {"secret_file": self.secret_file, "previous_secret_file": self.previous_secret_file}
+        return secret_file_problems(files, strong=True)
 
 
 def ack_in_force(rec: Mapping[str, Any], now_ms: int) -> AckInfo | None:

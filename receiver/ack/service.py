@@ -24,9 +24,16 @@ from typing import Any
 import orjson
 
 from receiver.metrics import Metrics
-from receiver.models import AckInfo, AlertSnapshot, Notification, Reason, snapshot_from_record
+from receiver.models import (
+    SEVERITIES,
+    AckInfo,
+    AlertSnapshot,
+    Notification,
+    Reason,
+    snapshot_from_record,
+)
+from receiver.store import scripts
 from receiver.store.keys import Keys
-from receiver.store.scripts import source
 from receiver.text import TextError, check_comment, check_name
 
 log = logging.getLogger("receiver.ack")
@@ -108,7 +115,7 @@ class Acks:
         self.redis, self.keys, self.clock = redis, keys, clock
         self.ack_destinations, self.history_max = ack_destinations, history_max
         self.metrics = metrics
-        self._script = redis.register_script(source("ack.lua"))
+        self._script = scripts.register(redis, "ack.lua")
 
     async def ack(
         self,
@@ -147,7 +154,7 @@ class Acks:
         """Fingerprints of the firing alerts whose last webhook came with `group_key`
         (walks the firing indexes; bounded by how many alerts fire)."""
         fps: list[str] = []
-        for sev in ("critical", "warning", "info"):
+        for sev in SEVERITIES:
             fps += await self.redis.zrange(self.keys.firing_since(sev), 0, -1)
         found: list[str] = []
         for i in range(0, len(fps), 500):

@@ -28,10 +28,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from receiver.config_loader import read_secret_file
-from receiver.durations import Duration
+from receiver.config.durations import Duration
+from receiver.config.loader import StrictModel, secret_file_problems
 from receiver.models import AckInfo, Notification, Reason
 from receiver.notifiers.base import (
     DeliveryResult,
@@ -53,10 +53,10 @@ DESTINATION = "alertmanager-silence"
 _FILTER_SAFE = re.compile(r"[A-Za-z0-9_.:/ -]{1,200}")
 
 
-class SilenceConfig(BaseModel):
+class SilenceConfig(StrictModel):
     """`ack.alertmanager_silence`: which Alertmanager gets a silence for each ack."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     url: str = Field(description="Alertmanager's base URL, e.g. http://alertmanager:9093")
     timeout: float = Field(5.0, gt=0, description="seconds per request")
@@ -91,13 +91,7 @@ class SilenceConfig(BaseModel):
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for an unreadable token file; for check-config and serve."""
-        if self.bearer_token_file is None:
-            return []
-        try:
-            read_secret_file(self.bearer_token_file)
-        except ValueError as e:
-            return [("bearer_token_file", str(e))]
-        return []
+        return secret_file_problems({"bearer_token_file": self.bearer_token_file})
 
 
 # -- pure decisions -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pydantic import SecretStr, model_validator
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from receiver.ack.service import MAX_BY
-from receiver.config_loader import StrictModel, read_secret_file
+from receiver.config.loader import StrictModel, read_secret_file, secret_file_problems
 from receiver.notifiers.base import exactly_one
 from receiver.text import TextError, check_name
 
@@ -52,13 +52,7 @@ class SlackActionsConfig(StrictModel):
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) when the secret file cannot be read; skipped by --no-secrets."""
-        if self.signing_secret_file is None:
-            return []
-        try:
-            read_secret_file(self.signing_secret_file)
-        except ValueError as e:
-            return [("signing_secret_file", str(e))]
-        return []
+        return secret_file_problems({"signing_secret_file": self.signing_secret_file})
 
 
 @dataclass(frozen=True)

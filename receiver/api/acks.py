@@ -19,7 +19,7 @@ from receiver.api.errors import error
 from receiver.api.guard import PRINCIPAL, requires
 from receiver.api.state import SERVICES
 from receiver.api.tokens import Scope
-from receiver.durations import parse_duration
+from receiver.config.durations import parse_duration
 from receiver.text import TextError
 
 _FP = re.compile(r"[0-9a-f]{16}")

@@ -15,7 +15,8 @@ from receiver.api.guard import requires
 from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
 from receiver.escalation.config import EscalationPolicy
-from receiver.store.alerts import SEVERITIES, STATUSES, AlertFilter, ReadsBusy
+from receiver.models import SEVERITIES, STATUSES
+from receiver.store.alerts import AlertFilter, ReadsBusy
 
 _RESERVED = {"status", "severity", "limit", "cursor", "label"}
 MAX_LIMIT = 1000

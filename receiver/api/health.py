@@ -37,7 +37,7 @@ COMPONENTS = web.AppKey("components", dict[str, Component])
 # does not make this replica unhealthy.
 DESTINATIONS: web.AppKey[Callable[[], dict[str, dict[str, Any]]]] = web.AppKey("destinations")
 # Resolved with the reason once the service cannot recover by itself: `serve` then stops
-# and exits non-zero (receiver/serving.py), and /health/live fails until it has.
+# and exits non-zero (receiver/server/serving.py), and /health/live fails until it has.
 FATAL = web.AppKey("fatal", asyncio.Future[str])
 
 

@@ -8,7 +8,7 @@
 Calendar apps cannot send an Authorization header, so the feed alone also takes its read
 token as `?token=`: only a token whose scopes are exactly `[read]`, since a URL leaks
 (proxy logs, browser history, calendar providers); any other is refused with 403. Access
-logging is off (serving.py) and our request lines log the path without the query, so the
+logging is off (server/serving.py) and our request lines log the path without the query, so the
 token is never written to a log.
 """
 

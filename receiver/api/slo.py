@@ -9,7 +9,7 @@ from receiver.api.errors import error
 from receiver.api.guard import requires
 from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
-from receiver.durations import parse_duration
+from receiver.config.durations import parse_duration
 from receiver.slo.config import MAX_WINDOW_S, MIN_WINDOW_S
 from receiver.slo.report import report as slo_report
 

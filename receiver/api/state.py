@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -17,17 +18,19 @@ from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.entries import IntakeResult
 from receiver.pipeline.intake import Intake
-from receiver.settings import Settings
 from receiver.slo.store import SloStore
 from receiver.store.alerts import AlertReader
 from receiver.store.connection import RedisClient
 from receiver.store.dlq import DeadLetters
 
+if TYPE_CHECKING:  # the composed settings import every package, this one too
+    from receiver.server.settings import Settings
+
 
 @dataclass
 class AppState:
     """Known when the app is created. A reload replaces `settings`, `credentials`,
-    `access` and `metrics_auth` together, between requests (receiver/reload.py)."""
+    `access` and `metrics_auth` together, between requests (receiver/server/reload.py)."""
 
     settings: Settings
     metrics: Metrics

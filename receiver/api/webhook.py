@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from receiver import logs
 from receiver.api.errors import error
 from receiver.api.state import SERVICES, STATE, AppState
-from receiver.durations import format_duration
+from receiver.config.durations import format_duration
 from receiver.payload import PayloadError
 from receiver.pipeline.intake import IntakeContention
 from receiver.pipeline.large_body import decode_body

@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.delivery.periodic import Periodic
 from receiver.metrics import Metrics
 from receiver.models import Notification, Severity
+from receiver.periodic import Periodic
 from receiver.store import scripts
 from receiver.store.keys import OUTBOX_GROUP, Keys
 
@@ -38,6 +38,10 @@ log = logging.getLogger("receiver.backpressure")
 
 # Park scores: criticals (band 0) before the rest (band 1), each by decision time (ms).
 _BAND_MS = 10**14
+# settle.lua's circuit arguments (`Backpressure.settle_args`) without backpressure: no
+# pause, not the probe, opens after 1 failure, no intervals, releases nothing (unused: such
+# a worker's verdicts never fail or throttle).
+NO_CIRCUIT: tuple[Any, ...] = (0, "0", 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,8 @@ class Backpressure(Periodic):
         self.policy = policy or CircuitPolicy()
         self.interval_s, self.target = interval_s, target
         self.view: dict[str, DestinationState] = {}
-        self._gate = redis.register_script(scripts.source("gate.lua"))
-        self._wake = redis.register_script(scripts.source("wake.lua"))
+        self._gate = scripts.register(redis, "gate.lua")
+        self._wake = scripts.register(redis, "wake.lua")
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -22,6 +22,7 @@ import orjson
 from redis.exceptions import ResponseError
 
 from receiver.coalesce import Coalescer
+from receiver.models import Verdict
 from receiver.store.keys import OUTBOX_GROUP, Keys
 
 Records = tuple[str | None, dict[str, str]]
@@ -86,7 +87,7 @@ class Settler:
         return out
 
 
-def settle_request(keys: Keys, entry_id: str, now_ms: int, verdict: str, destination: str,
+def settle_request(keys: Keys, entry_id: str, now_ms: int, verdict: Verdict, destination: str,
                    fingerprint: str, *, state_json: str, ttl: int, job: str, due_ms: int,
                    score: int, error: tuple[str, str], circuit: list[Any]) -> Settle:  # fmt: skip
     """settle.lua's KEYS and ARGV for one job (the layout is described in the script)."""

@@ -31,7 +31,7 @@ class Lease:
         self.renew_every_s = lease_s / 3
         # Reclaim often enough that a dead worker's jobs wait little beyond the lease.
         self.reclaim_every_s = min(2.0, lease_s / 3)
-        self._renew = redis.register_script(scripts.source("lease.lua"))
+        self._renew = scripts.register(redis, "lease.lua")
 
     async def renew(self, entry_ids: Collection[str]) -> list[str]:
         """Renew the entries still held; returns those another consumer took over (or

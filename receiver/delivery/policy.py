@@ -6,7 +6,7 @@ import enum
 import random
 from dataclasses import dataclass
 
-from receiver.notifiers.base import DeliveryResult
+from receiver.notifiers.base import DeliveryResult, Outcome
 
 
 class Next(enum.StrEnum):
@@ -31,7 +31,7 @@ class RetryPolicy:
         self, result: DeliveryResult, attempt: int, age_s: float, rng: random.Random
     ) -> tuple[Next, float]:
         """(next step, delay in seconds). `attempt` counts the send just made (1 = first)."""
-        if result.outcome == "ok":
+        if result.outcome == Outcome.OK:
             return Next.DONE, 0.0
         if not result.retryable or attempt >= self.max_attempts:
             return Next.DEAD, 0.0

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receiver.delivery.periodic import Periodic
 from receiver.metrics import Metrics
+from receiver.periodic import Periodic
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 

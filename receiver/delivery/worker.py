@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 import orjson
 from redis.exceptions import RedisError, ResponseError
 
-from receiver.delivery.backpressure import Backpressure, park_score
+from receiver.delivery.backpressure import NO_CIRCUIT, Backpressure, park_score
 from receiver.delivery.batch import RecordReader, Settler, settle_request
 from receiver.delivery.lease import Lease
 from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
-from receiver.models import Notification, NotifyRecord, Status
+from receiver.models import Notification, NotifyRecord, Status, Verdict
 from receiver.notifiers.base import UNCERTAIN, DeliveryResult, Notifier, Outcome
 from receiver.pipeline.routing import record_field
 from receiver.store import scripts
@@ -71,8 +71,8 @@ class Worker:
         self.concurrency = concurrency
         self.rng = random.Random()
         # The jobs in flight share their Redis round trips (delivery/batch.py).
-        self.reader = RecordReader(redis.register_script(scripts.source("records.lua")), keys)
-        self.settler = Settler(redis.register_script(scripts.source("settle.lua")))
+        self.reader = RecordReader(scripts.register(redis, "records.lua"), keys)
+        self.settler = Settler(scripts.register(redis, "settle.lua"))
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # outbox entry ids being processed here
         # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
@@ -166,7 +166,7 @@ class Worker:
         try:
             n = Notification.from_json(raw)
         except ValueError as e:
-            await self._record(entry_id, None, "dead", job=raw,
+            await self._record(entry_id, None, Verdict.DEAD, job=raw,
                                error=(f"undecodable job: {e}", "invalid_job"))  # fmt: skip
             return
         m, fp = self.metrics, n.alert.fingerprint
@@ -177,7 +177,7 @@ class Worker:
             return  # unacknowledged: reclaimed after the lease
         record, state = records
         if superseded(n, record):
-            if await self._record(entry_id, n, "ack") is not None:
+            if await self._record(entry_id, n, Verdict.ACK) is not None:
                 m.child(m.superseded, n.destination).inc()
                 log.info("delivery superseded by a newer decision", extra=_ctx(n, None, 0, 0))
             return
@@ -209,7 +209,8 @@ class Worker:
         step, delay = self.policy.decide(result, attempt, age_s, self.rng)
         m.child(m.deliveries, n.destination, result.outcome.value).inc()
         if step is Next.DONE:
-            if await self._record(entry_id, n, "done", state=result.state, probe=probe) is None:
+            done = await self._record(entry_id, n, Verdict.DONE, state=result.state, probe=probe)
+            if done is None:
                 return
             m.child(m.delivery_latency, n.destination).observe(max(0.0, age_s))
             m.child(m.attempts, n.destination, "delivered").observe(attempt)
@@ -219,9 +220,10 @@ class Worker:
                 log.warning("delivery partly refused", extra=_ctx(n, result, attempt, 0))
         elif step is Next.RETRY:
             retry = n.model_copy(update={"attempt": attempt}).to_json()
-            verdict = "retry"
+            verdict = Verdict.RETRY
             if self.backpressure is not None:
-                verdict = "throttle" if result.outcome is Outcome.RATE_LIMITED else "fail"
+                rate_limited = result.outcome is Outcome.RATE_LIMITED
+                verdict = Verdict.THROTTLE if rate_limited else Verdict.FAIL
             due_ms = int((self.clock() + delay) * 1000)
             done = await self._record(entry_id, n, verdict, job=retry, due_ms=due_ms,
                                       probe=probe, retry_after_s=result.retry_after_s)  # fmt: skip
@@ -235,7 +237,7 @@ class Worker:
                 m.child(m.retries_scheduled, n.destination).inc()
                 log.warning("delivery failed, retrying", extra=_ctx(n, result, attempt, delay))
         else:
-            verdict = "dead" if result.retryable else "reject"
+            verdict = Verdict.DEAD if result.retryable else Verdict.REJECT
             error = (result.detail, result.outcome.value)
             if await self._record(entry_id, n, verdict, job=raw, error=error) is None:
                 return
@@ -256,7 +258,7 @@ class Worker:
         self,
         entry_id: str,
         n: Notification | None,
-        verdict: str,
+        verdict: Verdict,
         *,
         state: dict[str, str] | None = None,
         job: str = "",
@@ -277,7 +279,7 @@ class Worker:
             # A resolved alert's state expires with its record (the key may be new here).
             ttl = self.retention_s if n.alert.status is Status.RESOLVED else 0
         bp = self.backpressure
-        circuit = bp.settle_args(retry_after_s, probe) if bp else [0, "0", 1, 0, 0, 0]
+        circuit = bp.settle_args(retry_after_s, probe) if bp else [*NO_CIRCUIT]
         request = settle_request(
             self.keys, entry_id, int(self.clock() * 1000), verdict, dest, fp,
             state_json=state_json, ttl=ttl, job=job, due_ms=due_ms,

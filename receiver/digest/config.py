@@ -8,13 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from receiver.config_loader import StrictModel
+from receiver.config.durations import Duration
+from receiver.config.loader import Issue, StrictModel
 from receiver.digest.schedule import Schedule, parse_hhmm
-from receiver.durations import Duration
-from receiver.notifiers.email import email_addresses
+from receiver.notifiers.email.config import email_addresses
 
-# A config location and a problem found there (as receiver.settings.Issue).
-Issue = tuple[tuple[str | int, ...], str]
 DIGEST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # A digest shorter than this is a stream of pings again; tests use seconds, so it is low.
 MIN_EVERY_S = 1.0

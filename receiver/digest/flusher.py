@@ -7,11 +7,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from receiver.delivery.periodic import Periodic
 from receiver.digest.config import DigestConfig
 from receiver.digest.sender import digest_job
 from receiver.digest.store import DigestStore
 from receiver.metrics import Metrics
+from receiver.periodic import Periodic
 
 log = logging.getLogger("receiver.digest")
 TICK_S = 0.5

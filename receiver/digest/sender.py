@@ -19,16 +19,14 @@ from receiver.digest.render import DigestRenderer
 from receiver.digest.store import DigestStore
 from receiver.digest.view import DigestView, Seen, build_view
 from receiver.metrics import Metrics
-from receiver.models import AlertSnapshot, Notification, Reason, Status
+from receiver.models import DIGEST_PREFIX, AlertSnapshot, Notification, Reason, Status
 from receiver.notifiers.base import DeliveryResult, client_error, invalid_config, ok
-from receiver.notifiers.email import EmailNotifier
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.render import AckUrl
-
-DESTINATION_PREFIX = "digest:"
 
 
 def destination(name: str) -> str:
-    return DESTINATION_PREFIX + name
+    return DIGEST_PREFIX + name
 
 
 def digest_job(name: str, window_ms: int, now_ms: int) -> Notification:
@@ -42,7 +40,7 @@ def digest_job(name: str, window_ms: int, now_ms: int) -> Notification:
         startsAt=started,
     )
     return Notification(
-        key=f"digest:{name}:{window_ms}",
+        key=f"{DIGEST_PREFIX}{name}:{window_ms}",
         destination=destination(name),
         reason=Reason.NEW,
         alert=alert,

@@ -26,13 +26,11 @@ from collections.abc import Iterator
 
 from pydantic import Field, field_validator, model_validator
 
-from receiver.config_loader import StrictModel
-from receiver.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration
+from receiver.config.loader import Issue, Loc, StrictModel
 from receiver.oncall.config import EMAIL, OncallConfig
 
 POLICY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-Loc = tuple[str | int, ...]
-Issue = tuple[Loc, str]
 
 
 class Step(StrictModel):

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from receiver.ack.service import stored_ack
-from receiver.delivery.periodic import Periodic
 from receiver.escalation.config import EscalationPolicy
 from receiver.escalation.ladder import (
     Fire,
@@ -42,10 +41,11 @@ from receiver.models import (
     snapshot_from_record,
 )
 from receiver.oncall.store import OnCallLookup
+from receiver.periodic import Periodic
 from receiver.pipeline.routing import record_field
 from receiver.pipeline.throttle import Rate
 from receiver.store import keys as K
-from receiver.store.scripts import source
+from receiver.store import scripts
 
 log = logging.getLogger("receiver.escalation")
 BATCH = 200
@@ -108,8 +108,8 @@ class EscalationRunner(Periodic):
         self.interval_s, self.lease_ms, self.target = interval_s, int(lease_s * 1000), target
         self.consumer = consumer
         self._claims = itertools.count()
-        self._claim = redis.register_script(source("escalation_claim.lua"))
-        self._apply = redis.register_script(source("escalation_apply.lua"))
+        self._claim = scripts.register(redis, "escalation_claim.lua")
+        self._apply = scripts.register(redis, "escalation_apply.lua")
 
     async def step(self) -> None:
         while await self.tick() >= BATCH:

@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.delivery.periodic import Periodic
-from receiver.durations import format_duration
+from receiver.config.durations import format_duration
 from receiver.heartbeat.config import HeartbeatConfig
 from receiver.metrics import Metrics
 from receiver.models import ZERO_TIME, Status, fingerprint
 from receiver.payload import Alert, Payload
+from receiver.periodic import Periodic
 from receiver.pipeline.intake import Intake
 from receiver.pipeline.route import ROOT_REPEAT_INTERVAL_S, RouteMatch
 from receiver.pipeline.routing import Target
 from receiver.store import keys as K
-from receiver.store.scripts import source
+from receiver.store import scripts
 
 log = logging.getLogger("receiver.heartbeat")
 ALERTNAME = "HeartbeatMissing"
@@ -101,7 +101,7 @@ class HeartbeatChecker(Periodic):
     ) -> None:
         self.redis, self.keys, self.intake, self.config = redis, keys, intake, config
         self.metrics, self.clock, self.interval_s, self.target = metrics, clock, interval_s, target
-        self._claim = redis.register_script(source("heartbeat_claim.lua"))
+        self._claim = scripts.register(redis, "heartbeat_claim.lua")
 
     async def beats(self) -> dict[str, Beat]:
         """Every heartbeat with a recorded arrival or state (configured or not)."""

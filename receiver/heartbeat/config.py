@@ -14,12 +14,11 @@ from collections.abc import Iterator, Mapping
 
 from pydantic import Field
 
-from receiver.config_loader import StrictModel
-from receiver.durations import Duration
+from receiver.config.durations import Duration
+from receiver.config.loader import Issue, StrictModel
 from receiver.pipeline.matchers import Matcher, parse_matcher
 from receiver.slo.config import MatcherText
 
-Issue = tuple[tuple[str | int, ...], str]
 HEARTBEAT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 

@@ -18,7 +18,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from receiver.config_loader import read_secret_file
+from receiver.config.loader import StrictModel, read_secret_file, secret_file_problems
 from receiver.models import Notification
 from receiver.notifiers.render import Renderer
 from receiver.pipeline.throttle import Rate
@@ -159,13 +159,17 @@ async def post(
         return classify_exception(exc, what)
 
 
-class ChannelBase(BaseModel):
+class ChannelBase(StrictModel):
     """Fields every channel config accepts. `rate`/`burst` belong to the throttle step."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True)  # and StrictModel's: unknown keys are errors
 
     # The vendor's documented limit, used when the receiver sets no `rate` (None: none).
     default_rate: ClassVar[Rate | None] = None
+    # The channel's capabilities, asked instead of its `type` (a channel's config overrides
+    # them; notifiers/registry.py lists the channels). It mails: a digest or an escalation
+    # step to on-call people can send through it.
+    mails: ClassVar[bool] = False
 
     rate: str | None = None
     burst: int | None = Field(None, ge=1)
@@ -176,6 +180,17 @@ class ChannelBase(BaseModel):
         if v is not None and v != "none":
             Rate.parse(v)  # ValueError naming the problem
         return v
+
+    @property
+    def acts_on_ack(self) -> bool:
+        """An ack changes what it sent (the vendor's incident, the message), so it hears of
+        the acks of alerts it was told about."""
+        return False
+
+    @property
+    def smtp_connections(self) -> int:
+        """The most SMTP connections it holds open at once (counted in the fd reserve)."""
+        return 0
 
     def limit(self) -> Rate | None:
         """This receiver's rate limit: its own `rate`/`burst`, else its channel's default."""
@@ -189,14 +204,9 @@ class ChannelBase(BaseModel):
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for what would make sends fail for sure: unreadable secret
         files and the like. Run by check-config and serve, skipped by `--no-secrets`."""
-        out: list[tuple[str, str]] = []
-        for fname, value in self:
-            if fname.endswith("_file") and isinstance(value, Path):
-                try:
-                    read_secret_file(value)
-                except ValueError as e:
-                    out.append((fname, str(e)))
-        return out
+        return secret_file_problems(
+            {f: v for f, v in self if f.endswith("_file") and isinstance(v, Path)}
+        )
 
 
 C = TypeVar("C", bound=ChannelBase)

@@ -65,6 +65,10 @@ class PagerDutyConfig(ChannelBase):
         exactly_one(self, "routing_key", "routing_key_file")
         return self
 
+    @property
+    def acts_on_ack(self) -> bool:
+        return True  # an ack acknowledges the incident at PagerDuty
+
     def problems(self) -> list[tuple[str, str]]:
         out = super().problems()
         if self.routing_key is not None:

@@ -1,4 +1,8 @@
-"""Channel types: the one table from a config `type` to its config model and notifier."""
+"""Channel types: the one table from a config `type` to its config model and notifier.
+
+What a channel can do is asked of its config, never of its `type` name: `acts_on_ack`
+(PagerDuty; Slack with a bot token), `mails` (email), `smtp_connections` (email's pool);
+the defaults are on `ChannelBase`."""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ import aiohttp
 from pydantic import Field
 
 from receiver.notifiers.base import ChannelBase, Notifier
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
 from receiver.notifiers.render import Renderer
-from receiver.notifiers.slack import SlackConfig, SlackNotifier
+from receiver.notifiers.slack.config import SlackConfig
+from receiver.notifiers.slack.notifier import SlackNotifier
 from receiver.notifiers.webhook import WebhookConfig, WebhookNotifier
 
 

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from receiver.config_loader import StrictModel
-from receiver.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration
+from receiver.config.loader import Issue, Loc, StrictModel
 
 # Rotation names appear in URLs (/api/v1/oncall/{rotation}.ics) and Redis keys.
 ROTATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -40,9 +40,6 @@ DAY_S = 86400
 WEEK_S = 7 * DAY_S
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HANDOFF = re.compile(r"(?:(?P<day>[A-Za-z]+)\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})")
-
-Loc = tuple[str | int, ...]
-Issue = tuple[Loc, str]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from receiver.durations import parse_duration
+from receiver.config.durations import parse_duration
 from receiver.oncall.config import EMAIL, OncallConfig
 from receiver.oncall.schedule import Override
 from receiver.text import TextError, check_comment, check_name, check_plain

@@ -27,8 +27,8 @@ class OverrideStore:
 
     def __init__(self, redis: Any, keys: Keys, clock: Callable[[], float]) -> None:
         self.redis, self.keys, self.clock = redis, keys, clock
-        self._add = redis.register_script(scripts.source("oncall_overrides.lua"))
-        self._remove = redis.register_script(scripts.source("oncall_remove.lua"))
+        self._add = scripts.register(redis, "oncall_overrides.lua")
+        self._remove = scripts.register(redis, "oncall_remove.lua")
         # Calendar feeds rendered from these overrides (the API's; this store says when
         # they are stale: `version`).
         self.feeds = FeedCache(self)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from receiver.durations import format_duration
+from receiver.config.durations import format_duration
 from receiver.oncall.config import OncallConfig
 from receiver.oncall.schedule import Override, Shift, handoffs, iso, who_is_on_call
 

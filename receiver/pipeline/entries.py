@@ -13,10 +13,19 @@ from typing import Any
 
 import orjson
 
-from receiver.models import ZERO_TIME, AlertSnapshot, Notification, Reason, Severity, Status
-from receiver.payload import Alert, Payload
+from receiver.models import (
+    DIGEST_PREFIX,
+    RECORD_VERSION,
+    ZERO_TIME,
+    AlertSnapshot,
+    Notification,
+    Reason,
+    Severity,
+    Status,
+)
+from receiver.payload import Alert, Payload, snapshot_of
 from receiver.pipeline.large_body import alert_fingerprint
-from receiver.pipeline.routing import DIGEST_PREFIX, Target
+from receiver.pipeline.routing import Target
 from receiver.pipeline.throttle import Mode, Rate, mode_for
 
 
@@ -51,7 +60,7 @@ def records_after(rec: dict[str, str], written: dict[str, str]) -> dict[str, str
     """The records as the script left them: `written` merged in, version bumped if any."""
     if not written:
         return rec
-    return {**rec, **written, "_v": str(int(rec.get("_v", "0")) + 1)}
+    return {**rec, **written, RECORD_VERSION: str(int(rec.get(RECORD_VERSION, "0")) + 1)}
 
 
 @dataclass
@@ -118,7 +127,7 @@ class Incoming:
 
     def snapshot(self) -> AlertSnapshot:
         if self._snapshot is None:
-            self._snapshot = AlertSnapshot.from_webhook(self.src, self.payload)
+            self._snapshot = snapshot_of(self.src, self.payload)
         return self._snapshot
 
 

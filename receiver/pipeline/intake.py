@@ -27,6 +27,9 @@ import msgspec
 import orjson
 
 from receiver.models import (
+    DIGEST_PREFIX,
+    RECORD_ACK,
+    RECORD_VERSION,
     ZERO_TIME,
     NotifyRecord,
     Reason,
@@ -54,7 +57,6 @@ from receiver.pipeline.large_body import (
     pause,
 )
 from receiver.pipeline.routing import (
-    DIGEST_PREFIX,
     Routing,
     Target,
     thread_of,
@@ -151,7 +153,7 @@ class Intake:
         receiver's own alerts, whose destinations are fixed: no ladder, no storm."""
         routed = []
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
-            entry["v"] = rec.get("_v", "0")
+            entry["v"] = rec.get(RECORD_VERSION, "0")
             if snap.status is Status.FIRING and not own:
                 policy = routing.escalation(snap.fingerprint, snap.labels, remember)
                 if policy is not None:
@@ -160,7 +162,7 @@ class Intake:
                 tgts = tgts + told_destinations(rec, tgts, routing.known)
             if not tgts:
                 continue
-            held = acked(rec.get("_ack"), snap.startsAt, now_ms)
+            held = acked(rec.get(RECORD_ACK), snap.startsAt, now_ms)
             notif: dict[str, str] = {}
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from receiver.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration
+from receiver.config.loader import StrictModel
 from receiver.pipeline.matchers import Matcher, parse_matcher, quote
 
 ROOT_REPEAT_INTERVAL_S = 4 * 3600.0
@@ -25,7 +26,7 @@ def _check_matcher(s: str) -> str:
     return s
 
 
-class RouteConfig(BaseModel):
+class RouteConfig(StrictModel):
     """One node of the `route` section of the config.
 
     Unset fields are inherited from the parent: `repeat_interval`, `send_resolved`, `digest`,
@@ -33,8 +34,6 @@ class RouteConfig(BaseModel):
     explicit `receivers: []` means none). `digest: ""` / `escalation: ""` switch off an
     inherited digest / escalation.
     """
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str | None = None
     receivers: list[str] = []

@@ -9,14 +9,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from receiver.models import DIGEST_PREFIX, RECORD_META
 from receiver.pipeline.matchers import Matcher
 from receiver.pipeline.route import RouteMatch, RoutingTree
 from receiver.pipeline.throttle import Rate
 
-# A digest as a destination: `digest:NAME`.
-DIGEST_PREFIX = "digest:"
-# Notification-record fields that are not destinations: the version and the ack marker.
-RECORD_META = frozenset({"_v", "_ack"})
 # What an alert is watched by: (SLO services, heartbeats) whose matchers it matches.
 Watchers = tuple[tuple[str, ...], tuple[str, ...]]
 NOT_WATCHED: Watchers = ((), ())

@@ -20,11 +20,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from receiver.config_loader import StrictModel
-from receiver.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration
+from receiver.config.loader import Issue, StrictModel
 from receiver.pipeline.matchers import Matcher, parse_matcher
 
-Issue = tuple[tuple[str | int, ...], str]
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # A window shorter than the longest burn-rate window (6 h) makes no sense as an SLO.
 MIN_WINDOW_S = 6 * 3600.0

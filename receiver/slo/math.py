@@ -22,7 +22,7 @@ AT_RISK_BURN = {"1h": 14.4, "6h": 6.0}
 Interval = tuple[int, int | None]  # (start_ms, end_ms or None while open)
 
 
-class Status(enum.IntEnum):
+class BudgetStatus(enum.IntEnum):
     """`alert_receiver_slo_status`: 1 healthy, 0 at risk, -1 breached (budget spent)."""
 
     HEALTHY = 1
@@ -66,7 +66,7 @@ class Figures:
     consumed_pct: float  # of the budget; over 100 when breached
     remaining_pct: float
     burn_rates: dict[str, float]  # "1h" / "6h" → downtime ratio / allowed ratio
-    status: Status
+    status: BudgetStatus
 
 
 def figures(
@@ -104,14 +104,14 @@ def figures(
     )
 
 
-def status(consumed_pct: float, burn: dict[str, float], at_risk_pct: float) -> Status:
+def status(consumed_pct: float, burn: dict[str, float], at_risk_pct: float) -> BudgetStatus:
     """Breached once the budget is spent; at risk from `at_risk_pct` consumed or while
     burning fast; else healthy."""
     if consumed_pct >= 100.0:
-        return Status.BREACHED
+        return BudgetStatus.BREACHED
     if consumed_pct >= at_risk_pct or any(burn.get(k, 0.0) >= v for k, v in AT_RISK_BURN.items()):
-        return Status.AT_RISK
-    return Status.HEALTHY
+        return BudgetStatus.AT_RISK
+    return BudgetStatus.HEALTHY
 
 
 def crossed(consumed_pct: float, thresholds: Iterable[float]) -> set[float]:

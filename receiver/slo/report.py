@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from receiver.durations import format_duration
+from receiver.config.durations import format_duration
 from receiver.slo import math as slo_math
 from receiver.slo.config import ServiceObjective, SloConfig, window_text
 from receiver.slo.store import SloStore

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.delivery.periodic import Periodic
 from receiver.metrics import Metrics
 from receiver.models import AlertSnapshot, Notification, Reason, Status, fingerprint
+from receiver.periodic import Periodic
 from receiver.slo import math as slo_math
 from receiver.slo.config import ServiceObjective, SloConfig, window_text
 from receiver.slo.store import SloStore

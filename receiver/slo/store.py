@@ -20,7 +20,7 @@ import orjson
 from receiver.slo import math as slo_math
 from receiver.slo.config import ServiceObjective, SloConfig
 from receiver.store import keys as K
-from receiver.store.scripts import source
+from receiver.store import scripts
 
 # Intervals are kept this long past the window, so a report with a slightly longer
 # `--window` or a clock running behind still sees them.
@@ -48,7 +48,7 @@ def _parse(member: str) -> tuple[int, int]:
 class SloStore:
     def __init__(self, redis: Any, keys: K.Keys, clock: Callable[[], float]) -> None:
         self.redis, self.keys, self.clock = redis, keys, clock
-        self._notify = redis.register_script(source("slo_notify.lua"))
+        self._notify = scripts.register(redis, "slo_notify.lua")
 
     async def intervals(self, service: str, since_ms: int | None = None) -> Intervals:
         """The service's intervals; closed ones only if they end at or after `since_ms`."""

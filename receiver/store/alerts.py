@@ -19,14 +19,11 @@ from typing import Any
 
 import orjson
 
-from receiver.models import AckInfo, ack_active
-from receiver.pipeline.routing import RECORD_META
+from receiver.models import RECORD_META, SEVERITIES, STATUSES, AckInfo, ack_active
+from receiver.store import scripts
 from receiver.store.keys import Keys
 from receiver.store.reindex import INDEX_VERSION
-from receiver.store.scripts import source
 
-STATUSES = ("firing", "resolved")
-SEVERITIES = ("critical", "warning", "info")
 # Records a list request examines at most (about 10 µs of Redis each with a label filter).
 SCAN_BUDGET = 1000
 # List requests running at once per process (see AlertReader).
@@ -139,7 +136,7 @@ class AlertReader:
         self.redis, self.keys, self.scan_budget, self.clock = redis, keys, scan_budget, clock
         self.queue_timeout_s = queue_timeout_s
         self._slots = asyncio.Semaphore(max_lists)
-        self._scan_step = redis.register_script(source("scan.lua"))
+        self._scan_step = scripts.register(redis, "scan.lua")
         self._indexed = False  # once the backfill is seen done, it stays done
 
     async def get(self, fp: str) -> dict[str, Any] | None:

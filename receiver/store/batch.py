@@ -18,9 +18,10 @@ the order of requests in different batches (the intake does not; see its conflic
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from receiver.coalesce import Coalescer
 
 # Bounds one batch: requests, and their total weight (alerts); a heavier request still
 # goes alone. 100 alerts keep Redis busy for a few milliseconds per call.
@@ -31,7 +32,9 @@ MAX_IN_FLIGHT = 4
 Run = Callable[[list[bytes]], Awaitable[list[Any]]]
 
 
-class Batcher:
+class Batcher(Coalescer[bytes, Any]):
+    """The intake's `Coalescer`: weighted batches, more than one in flight."""
+
     def __init__(
         self,
         run: Run,
@@ -39,62 +42,4 @@ class Batcher:
         max_weight: int = MAX_WEIGHT,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        self.run, self.max_batch, self.max_weight = run, max_batch, max_weight
-        self.max_in_flight = max_in_flight
-        self._pending: list[tuple[bytes, int, asyncio.Future[Any]]] = []
-        self._pending_weight = 0
-        self._active = 0  # drain loops running; changed only without an await in between
-        self._tasks: set[asyncio.Task[None]] = set()  # strong refs until they finish
-
-    async def call(self, request: bytes, weight: int = 1) -> Any:
-        """Run `request` in the next batch; returns its result, or raises its exception."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((request, weight, fut))
-        self._pending_weight += weight
-        if self._active == 0 or (
-            self._active < self.max_in_flight and self._pending_weight >= self.max_weight
-        ):
-            self._active += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await fut
-
-    async def _drain(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let requests that arrived in the same tick join
-            while self._pending:
-                await self._run_batch(self._take())
-        finally:
-            # No await between the loop seeing an empty queue and this: a call() that
-            # queues after it starts a new drain loop, so nothing is left waiting.
-            self._active -= 1
-
-    def _take(self) -> list[tuple[bytes, int, asyncio.Future[Any]]]:
-        n, weight = 0, 0
-        for _, w, _ in self._pending:
-            if n and (n == self.max_batch or weight + w > self.max_weight):
-                break
-            n, weight = n + 1, weight + w
-        batch = self._pending[:n]
-        del self._pending[:n]
-        self._pending_weight -= weight
-        return batch
-
-    async def _run_batch(self, batch: list[tuple[bytes, int, asyncio.Future[Any]]]) -> None:
-        try:
-            results = await self.run([request for request, _, _ in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"batch of {len(batch)} got {len(results)} results")
-        except Exception as e:  # the call failed (connection, timeout): each request failed
-            for *_, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-            return
-        for (*_, fut), result in zip(batch, results, strict=True):
-            if fut.done():
-                continue  # the caller gave up; its request was applied all the same
-            if isinstance(result, Exception):
-                fut.set_exception(result)
-            else:
-                fut.set_result(result)
+        super().__init__(run, max_batch, max_weight, max_in_flight)

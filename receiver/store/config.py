@@ -1,4 +1,5 @@
-"""The `redis:` config section: where the state lives (owned by the store package)."""
+"""The `redis:` and `state:` config sections: where the state lives and how long it is kept
+(owned by the store package)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from receiver.config_loader import StrictModel, one_of, read_secret_file
-from receiver.durations import Duration
+from receiver.config.durations import Duration
+from receiver.config.loader import StrictModel, one_of, read_secret_file
+from receiver.store import keys as K
 
 
 class DurabilityConfig(StrictModel):
@@ -136,3 +138,10 @@ class RedisConfig(StrictModel):
     def secret_password(self) -> str | None:
         """The password, read from `password_file` if given there (only when connecting)."""
         return read_secret_file(self.password_file) if self.password_file else self.password
+
+
+class StateConfig(StrictModel):
+    """The `state:` section: how long resolved alerts and their history are kept."""
+
+    resolved_retention: Duration = float(K.DEFAULT_RESOLVED_RETENTION_S)
+    history_max: int = Field(K.DEFAULT_HISTORY_MAX, ge=1, le=1000)

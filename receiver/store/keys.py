@@ -1,11 +1,14 @@
-"""Every Redis key, prefix and TTL of the service, in one place.
+"""Every Redis key, prefix and TTL of the service, in one place; and the Lua preludes.
 
 `TEMPLATES` below is the only spelling of a key name. Both consumers are built from it:
 the `Keys` methods (Python) and `lua_prelude()`, the Lua functions `k_<name>(…)` that
 `receiver/store/scripts.py` puts in front of the scripts that build key names. A key the
 Lua scripts write is therefore spelled here and nowhere else
 (tests/unit/store/test_lua_keys.py checks both halves: no key literal in store/lua/, and
-the prelude agrees with `Keys`).
+the prelude agrees with `Keys`). The vocabularies the scripts compare and write (statuses,
+severities, delivery verdicts, record markers: receiver/models.py) are generated the same
+way, by `vocabulary_prelude()` (`local S_FIRING = 'firing'`, `local SEVERITIES = {…}`, …),
+and the same test fails on a script that spells one of their words.
 
 All keys share one hash tag, `{<prefix>}`, because the intake script updates alert state,
 notification records, throttle buckets and the outbox of several alerts in one atomic step;
@@ -21,6 +24,8 @@ import string
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+from receiver.models import RECORD_ACK, RECORD_VERSION, Severity, Status, Verdict
 
 # A resolved alert's state record, history and notification records live this long after
 # the resolve (configurable as `state.resolved_retention`). Firing alerts never expire.
@@ -326,4 +331,34 @@ def lua_prelude() -> str:
                 pieces.append(field)
         body = " .. ".join(pieces)
         parts.append(f"local function k_{name}({', '.join(params)}) return {body} end")
+    return "; ".join(parts) + ";"
+
+
+# The vocabularies the scripts compare and write, from receiver/models.py: Lua local →
+# value. `vocabulary_prelude()` defines them in front of every script (store/scripts.py),
+# so a script spells none of these words itself (tests/unit/store/test_lua_keys.py).
+LUA_VOCABULARY: Final = MappingProxyType(
+    {
+        **{f"S_{s.name}": s.value for s in Status},
+        **{f"SEV_{s.name}": s.value for s in Severity},
+        **{f"V_{v.name}": v.value for v in Verdict},
+        "R_VERSION": RECORD_VERSION,
+        "R_ACK": RECORD_ACK,
+    }
+)
+# Lua arrays of those, in the enums' order: name → locals.
+LUA_LISTS: Final = MappingProxyType(
+    {
+        "STATUSES": tuple(f"S_{s.name}" for s in Status),
+        "SEVERITIES": tuple(f"SEV_{s.name}" for s in Severity),
+    }
+)
+
+
+def vocabulary_prelude() -> str:
+    """Lua defining `LUA_VOCABULARY` and `LUA_LISTS` as locals, e.g. `local S_FIRING =
+    'firing'; … local SEVERITIES = {SEV_CRITICAL, SEV_WARNING, SEV_INFO};`. One line, like
+    `lua_prelude()`; it reads no ARGV, so every script gets it."""
+    parts = [f"local {name} = {_lua_string(value)}" for name, value in LUA_VOCABULARY.items()]
+    parts += [f"local {name} = {{{', '.join(items)}}}" for name, items in LUA_LISTS.items()]
     return "; ".join(parts) + ";"

@@ -21,8 +21,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from receiver.store import scripts
 from receiver.store.keys import Keys
-from receiver.store.scripts import source
 
 log = logging.getLogger("receiver.store.reindex")
 
@@ -39,7 +39,7 @@ class Reindexer:
 
     def __init__(self, redis: Any, keys: Keys, chunk: int = CHUNK, pause_s: float = 0.001):
         self.redis, self.keys, self.chunk, self.pause_s = redis, keys, chunk, pause_s
-        self.script = redis.register_script(source("reindex.lua"))
+        self.script = scripts.register(redis, "reindex.lua")
 
     async def ready(self) -> bool:
         """Whether the indexes are complete (the backfill of this version finished)."""

@@ -2,5 +2,5 @@
 
 `routes.add_routes(app, settings)` registers it when `console` is on (a session secret is
 configured); otherwise none of its URLs exist. See docs/operations.md, "Web console".
-Kept empty so that settings.py can import `web.config` without the handlers.
+Kept empty so that server/settings.py can import `web.config` without the handlers.
 """

@@ -15,7 +15,8 @@ from receiver.api.acks import BodyError, parse_expires
 from receiver.api.alerts import levels
 from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
-from receiver.store.alerts import SEVERITIES, AlertFilter, ReadsBusy
+from receiver.models import SEVERITIES, STATUSES
+from receiver.store.alerts import AlertFilter, ReadsBusy
 from receiver.text import TextError, check_comment, check_name
 from receiver.web import views
 from receiver.web.auth import CONSOLE, FORM, VIEWER, page, refuse, render, see_other
@@ -67,7 +68,7 @@ class ListQuery:
 
 def parse_query(q: Mapping[str, str], label_items: list[str]) -> ListQuery:
     status = q.get("status") or "firing"
-    if status not in ("firing", "resolved", "all"):
+    if status not in (*STATUSES, "all"):
         raise QueryError("status must be firing, resolved or all")
     severity = q.get("severity", "")
     if severity not in ("", *SEVERITIES):

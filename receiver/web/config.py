@@ -27,18 +27,17 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from receiver.api.tokens import Scope
-from receiver.config_loader import StrictModel, one_of, read_secret_file
-from receiver.durations import Duration
+from receiver.config.durations import Duration
+from receiver.config.loader import (
+    StrictModel,
+    one_of,
+    read_secret_file,
+    secret_file_problems,
+    strong_secret,
+)
 
-MIN_SECRET = 32  # characters: `openssl rand -hex 32` gives 64
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _HEADER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-
-
-def secret_problem(value: str, what: str) -> str | None:
-    if len(value) < MIN_SECRET:
-        return f"{what} must be at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
-    return None
 
 
 class TrustedProxy(StrictModel):
@@ -107,10 +106,7 @@ class ConsoleConfig(StrictModel):
     @field_validator("session_secret")
     @classmethod
     def _strong(cls, v: SecretStr | None) -> SecretStr | None:
-        msg = secret_problem(v.get_secret_value(), "session_secret") if v is not None else None
-        if msg:
-            raise ValueError(msg)
-        return v
+        return strong_secret(v, "session_secret")
 
     @model_validator(mode="after")
     def _secret(self) -> ConsoleConfig:
@@ -137,11 +133,6 @@ class ConsoleConfig(StrictModel):
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for a secret file that cannot be read or is too short; run by
         check-config and serve, skipped with `--no-secrets`."""
-        if not self.on or self.session_secret_file is None:
+        if not self.on:
             return []
-        try:
-            msg = secret_problem(read_secret_file(self.session_secret_file),
-                                 f"the secret in {self.session_secret_file}")  # fmt: skip
-        except ValueError as e:
-            msg = str(e)
-        return [("session_secret_file", msg)] if msg else []
+        return secret_file_problems({"session_secret_file": self.session_secret_file}, strong=True)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.store.alerts import SEVERITIES, AlertFilter, AlertReader
+from receiver.models import SEVERITIES, STATUSES
+from receiver.store.alerts import AlertFilter, AlertReader
 from receiver.store.keys import Keys
 
 _CURSOR = re.compile(r"([0-9]{1,16})-([0-9a-f]{16})")
@@ -49,11 +50,11 @@ class Pager:
     async def totals(self) -> dict[str, dict[str, int]]:
         """status → severity → how many (the index partitions' sizes: O(1) each)."""
         pipe = self.redis.pipeline(transaction=False)
-        for st in ("firing", "resolved"):
+        for st in STATUSES:
             for sev in SEVERITIES:
                 pipe.zcard(self.keys.by_state(st, sev))
         sizes = iter(await pipe.execute())
-        return {st: {sev: int(next(sizes)) for sev in SEVERITIES} for st in ("firing", "resolved")}
+        return {st: {sev: int(next(sizes)) for sev in SEVERITIES} for st in STATUSES}
 
     async def page(self, flt: AlertFilter, check: RecordCheck | None, limit: int,
                    cursor: str | None) -> ListPage:  # fmt: skip

@@ -7,15 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from aiohttp import web
 
 from receiver.api.errors import ERROR_PAGES
 from receiver.api.state import STATE
-from receiver.settings import Settings
 from receiver.web import alerts, login, pages, views
 from receiver.web.auth import CONSOLE, Console, refuse, secured
+
+if TYPE_CHECKING:  # the composed settings import every package, this one too
+    from receiver.server.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -64,7 +64,7 @@ class ConsoleStore:
 
     def __init__(self, redis: Any, keys: Keys) -> None:
         self.redis, self.keys = redis, keys
-        self._attempt = redis.register_script(scripts.source("login_limit.lua"))
+        self._attempt = scripts.register(redis, "login_limit.lua")
 
     async def revoke(self, session: Session, now: float) -> None:
         """Ends `session` everywhere: its id is refused until it would have expired."""

@@ -18,8 +18,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from receiver.app import create_app
-from tests.conftest import TOKEN, RedisServer, Serve, free_port, make_settings
+from receiver.server.app import create_app
+from tests.conftest import TOKEN, RedisServer, Serve, make_settings
 from tests.deploy.tools import (
     COMPOSE_FILE,
     GRAFANA,
@@ -31,6 +31,7 @@ from tests.deploy.tools import (
     run,
     serve_config,
 )
+from tests.helpers import free_port
 
 SERVICES = {"redis", "receiver", "prometheus", "alertmanager", "grafana", "mailpit"}
 K8S_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())

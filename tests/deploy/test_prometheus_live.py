@@ -20,8 +20,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import TOKEN, RedisServer, Serve, fixture_body, free_port, wait_for
+from tests.conftest import TOKEN, RedisServer, Serve, fixture_body
 from tests.deploy.tools import MONITORING, dashboard_exprs, require, serve_config, substitute
+from tests.helpers import free_port, wait_until
 
 # Panels a user looks at first: after a few webhooks they must show something.
 CORE_PANELS = (
@@ -66,11 +67,12 @@ def _start_prometheus(tmp: Path, target: str) -> tuple[subprocess.Popen[bytes], 
         ],
     }
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"),
-    )  # fmt: skip
+    with open(tmp / "prometheus.log", "wb") as log:  # the child keeps its copy
+        proc = subprocess.Popen(
+            [binary, f"--config.file={tmp / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -81,7 +83,7 @@ def _start_prometheus(tmp: Path, target: str) -> tuple[subprocess.Popen[bytes], 
         except httpx.HTTPError:
             return False
 
-    wait_for(ready, timeout=30, interval=0.1)
+    wait_until(ready, timeout=30, interval=0.1)
     return proc, base
 
 
@@ -120,7 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
                 n = float(results[0]["value"][1]) if results else 0.0
                 return n if n >= at_least else 0.0
 
-            first = wait_for(lambda: delivered(3), timeout=30, interval=0.2)
+            first = wait_until(lambda: delivered(3), timeout=30, interval=0.2)
             # more deliveries after Prometheus has seen the first ones: a rate above 0
             resp = httpx.post(
                 f"{receiver.url}/webhook",
@@ -128,7 +130,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
                 json=fixture_body("critical-group-mixed-resolved"),
             )
             assert resp.status_code == 200, resp.text
-            wait_for(lambda: delivered(first + 1), timeout=30, interval=0.2)
+            wait_until(lambda: delivered(first + 1), timeout=30, interval=0.2)
             # then two more evaluations of every group, so rates and recording rules exist
             since = time.time() + 2
 
@@ -136,7 +138,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
                 groups = _rule_groups(client, base)
                 return all(_ts(g["lastEvaluation"]) > since for g in groups)
 
-            wait_for(evaluated, timeout=30, interval=0.2)
+            wait_until(evaluated, timeout=30, interval=0.2)
             metrics_text = client.get(f"{receiver.url}/metrics").text
         yield Stack(base, receiver, metrics_text)
     finally:

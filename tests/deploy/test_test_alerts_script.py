@@ -15,11 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TOKEN, RedisServer, Serve, free_port
+from tests.conftest import TOKEN, RedisServer, Serve
 from tests.deploy.tools import MONITORING, ROOT, load_yaml, serve_config
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
+from tests.helpers import free_port
 
 SCRIPT = ROOT / "scripts" / "test-alerts.sh"
+# run_script bounds each run of the script at 120 s itself; the test may outlast one run.
+pytestmark = pytest.mark.timeout(300)
 KIT_RECEIVER = "http://receiver:9095"  # where the kit's webhook URLs point (compose)
 
 

@@ -5,17 +5,15 @@ Not a test module.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.conftest import Serve, free_port
+from tests.conftest import Serve
+from tests.helpers import free_port, require_binary
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MONITORING = ROOT / "deployments" / "monitoring"
@@ -29,14 +27,7 @@ VENV_BIN = Path(sys.executable).parent
 def require(binary: str, package: str) -> str:
     """Path of `binary` on PATH. Missing: the test is skipped with a printed reason, except
     under CI=true, where it fails (.ci/run installs the package)."""
-    path = shutil.which(binary)
-    if path:
-        return path
-    reason = f"{binary} not found on PATH (Debian: apt-get install {package})"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    print(f"SKIP: {reason}", file=sys.stderr)
-    pytest.skip(reason)
+    return require_binary(binary, package=package)
 
 
 def run(

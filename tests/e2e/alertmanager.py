@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import socket
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,8 +27,9 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import pytest
 import yaml
+
+from tests.helpers import free_port, require_binary
 
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")
 AMTOOL_NAMES = ("amtool",)
@@ -48,42 +46,13 @@ def find_alertmanager() -> str | None:
     return None
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def require_binary(name: str, *alternatives: str) -> str:
-    """Path of the first of ``name, *alternatives`` found on PATH.
-
-    When none is found the calling test is skipped with a printed reason, except in CI
-    (env ``CI=true``), where a missing binary fails the test.
-    """
-    for candidate in (name, *alternatives):
-        path = shutil.which(candidate)
-        if path:
-            return path
-    names = " or ".join((name, *alternatives))
-    reason = f"{names} not found on PATH (Debian: apt-get install prometheus-alertmanager)"
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    print(f"SKIP: {reason}", file=sys.stderr)
-    pytest.skip(reason)
-
-
 def require_alertmanager() -> str:
-    return require_binary(*ALERTMANAGER_NAMES)
+    """The Alertmanager binary; skipped (failed under CI=true) when it is not installed."""
+    return require_binary(*ALERTMANAGER_NAMES, package="prometheus-alertmanager")
 
 
 def require_amtool() -> str:
-    return require_binary(*AMTOOL_NAMES)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return require_binary(*AMTOOL_NAMES, package="prometheus-alertmanager")
 
 
 def rfc3339(t: datetime) -> str:

@@ -16,9 +16,10 @@ from aiohttp import web
 from receiver.ack.silence import DESTINATION, SilenceConfig, SilenceNotifier
 from receiver.models import AckInfo, AlertSnapshot, Notification, Reason, Status, fingerprint
 from receiver.notifiers.base import Outcome
-from tests.conftest import free_port
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
+from tests.helpers import free_port
 from tests.servers import notification
+from tests.servers.base import FakeServer
 
 pytestmark = pytest.mark.e2e
 
@@ -200,31 +201,27 @@ async def test_alertmanager_down_is_a_retryable_network_error(
         assert result.outcome is Outcome.NETWORK_ERROR and result.retryable, result.detail
 
 
-class StubAlertmanager:
+class StubAlertmanager(FakeServer):
     """Answers the silence API with a set status per method; records each request."""
 
+    shutdown_timeout = 0.5
+
     def __init__(self) -> None:
+        super().__init__()
         self.answers: dict[str, tuple[int, Any]] = {"GET": (200, [])}
         self.seen: list[tuple[str, str, str]] = []  # method, path, Authorization
-        self.url = ""
-        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.seen.append((request.method, request.path, request.headers.get("Authorization", "")))
         status, body = self.answers.get(request.method, (200, {"silenceID": "stub-id"}))
         return web.json_response(body, status=status, headers={"Retry-After": "7"})
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,21 +14,14 @@ import yaml
 from aiohttp import web
 
 from receiver.models import fingerprint
-from tests.conftest import TOKEN, RedisServer, Serve, free_port
+from tests.conftest import TOKEN, RedisServer, Serve
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
+from tests.helpers import free_port, until, wait_deliveries_idle
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer
 
 pytestmark = pytest.mark.e2e
-
-
-async def until(pred: Any, limit_s: float = 40) -> None:
-    deadline = time.monotonic() + limit_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 class HangingHook:
@@ -74,7 +66,7 @@ async def test_sigkill_mid_delivery_job_is_reclaimed_and_delivered(
     redis: aioredis.Redis, redis_server: RedisServer, tmp_path: Path,
     hook: tuple[str, HangingHook],
 ) -> None:  # fmt: skip
-    from receiver.cli import sample_body
+    from receiver.cli.send_test import sample_body
 
     url, h = hook
     cfg = {
@@ -92,7 +84,7 @@ async def test_sigkill_mid_delivery_job_is_reclaimed_and_delivered(
         r = await c.post(f"{a.url}/webhook", json=body,
                          headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
     assert r.status_code == 200
-    await until(lambda: h.hung == 1 and len(h.got) == 9)  # one delivery is in flight in A
+    await until(lambda: h.hung == 1 and len(h.got) == 9, 40)  # one delivery is in flight in A
     a.kill()  # SIGKILL while the request is open
     b = _serve(tmp_path, "b", cfg)
     await asyncio.to_thread(b.start)
@@ -141,11 +133,11 @@ async def test_alertmanager_to_pagerduty_slack_and_email(
         async with Alertmanager(f"{rx.url}/webhook", TOKEN) as am:
             await am.post_alerts([crit, warn])
             await until(lambda: len(pd.events) == 1 and len(slack.top_level()) == 2
-                        and len(smtp.messages) == 1)  # fmt: skip
+                        and len(smtp.messages) == 1, 40)  # fmt: skip
             await am.post_alerts([resolved(crit), resolved(warn)])
             await until(lambda: len(pd.events) == 2 and len(smtp.messages) == 2
-                        and sum(bool(m.history) for m in slack.top_level()) == 2)  # fmt: skip
-            await asyncio.sleep(1.5)
+                        and sum(bool(m.history) for m in slack.top_level()) == 2, 40)  # fmt: skip
+            await wait_deliveries_idle(redis, limit_s=40)  # nothing more can arrive now
         # Critical: paged, posted, mailed; then resolved everywhere, threaded, same message.
         assert [e["event_action"] for e in pd.events] == ["trigger", "resolve"]
         assert pd.events[0]["payload"]["summary"].find("API is down") >= 0

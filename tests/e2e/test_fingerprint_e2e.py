@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from receiver.models import fingerprint
-from tests.conftest import TOKEN, Serve, free_port, wait_for
+from tests.conftest import TOKEN, Serve
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
 from tests.e2e.test_intake_e2e import get_alert, write_config
+from tests.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ async def test_alertmanagers_fingerprints_pass_the_check(tmp_path: Path) -> None
             for a in alerts:
                 fp = fingerprint(a["labels"])
                 assert theirs[tuple(sorted(a["labels"].items()))] == fp
-                rec: Any = await asyncio.to_thread(wait_for, lambda fp=fp: get_alert(rx.url, fp))
+                rec: Any = await asyncio.to_thread(wait_until, lambda fp=fp: get_alert(rx.url, fp))
                 assert rec["labels"] == a["labels"]
     finally:
         if rx.proc is not None:

@@ -9,27 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 import yaml
 
 from receiver.models import fingerprint
-from tests.conftest import TOKEN, RedisServer, Serve, free_port
+from tests.conftest import TOKEN, RedisServer, Serve
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
+from tests.helpers import free_port, until, wait_deliveries_idle
 from tests.servers.recorder import Recorder
 
 pytestmark = pytest.mark.e2e
-
-
-async def _until(pred: Any, limit_s: float = 40) -> None:
-    """Poll `pred` (sync or async) until true; fail after `limit_s` seconds."""
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not (await r if asyncio.iscoroutine(r := pred()) else r):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_ha_pair_notifies_each_destination_once(
@@ -64,18 +55,18 @@ async def test_ha_pair_notifies_each_destination_once(
             Alertmanager(f"{receivers[1].url}/webhook", TOKEN) as am2,
         ):
             await asyncio.gather(am1.post_alerts(alerts), am2.post_alerts(alerts))
-            await _until(lambda: len(got) >= 10)
+            await until(lambda: len(got) >= 10, 40)
             # Both Alertmanagers delivered their copy (receive_count 2) before we count.
             for a in alerts:
                 key = "{ar}:alert:" + fingerprint(a["labels"])
-                await _until(lambda key=key: _received_twice(redis, key))
-            await asyncio.sleep(1.5)  # anything doubled would arrive in this time
+                await until(lambda key=key: _received_twice(redis, key), 40)
+            await wait_deliveries_idle(redis, limit_s=40)  # anything doubled has arrived now
             per = Counter((g["path"], g["alert"]["fingerprint"], g["reason"]) for g in got)
             assert len(per) == 10 and set(per.values()) == {1}, per
             ends = [resolved(a) for a in alerts]
             await asyncio.gather(am1.post_alerts(ends), am2.post_alerts(ends))
-            await _until(lambda: len(got) >= 20)
-            await asyncio.sleep(1.5)
+            await until(lambda: len(got) >= 20, 40)
+            await wait_deliveries_idle(redis, limit_s=40)
             per = Counter((g["path"], g["alert"]["fingerprint"], g["reason"]) for g in got)
             assert len(got) == 20, per
             assert Counter(reason for _p, _f, reason in per) == {"new": 10, "resolved": 10}

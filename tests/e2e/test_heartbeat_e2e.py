@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 
 from tests.conftest import TOKEN, RedisServer
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
-from tests.e2e.test_delivery_e2e import _serve, until
+from tests.e2e.test_delivery_e2e import _serve
+from tests.helpers import until
 from tests.servers.pagerduty import FakePagerDuty
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import READ_TOKEN, TOKEN, RedisServer, Serve, free_port, read_auth, wait_for
+from tests.conftest import READ_TOKEN, TOKEN, RedisServer, Serve, read_auth
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager, resolved
+from tests.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -75,20 +76,20 @@ async def test_real_alertmanager_alerts_arrive_in_state(serve: Any) -> None:
     async with Alertmanager(f"{rx.url}/webhook", TOKEN) as am:
         await am.post_alerts(alerts)
         for a in alerts:
-            rec = await asyncio.to_thread(wait_for, lambda a=a: get_alert(rx.url, fp_of(a)))
+            rec = await asyncio.to_thread(wait_until, lambda a=a: get_alert(rx.url, fp_of(a)))
             assert rec["status"] == "firing"
             assert rec["labels"] == a["labels"]
             assert rec["receiver"] == "rx"  # the Alertmanager receiver name
         await am.post_alerts([resolved(alerts[0])])
         rec = await asyncio.to_thread(
-            wait_for,
+            wait_until,
             lambda: (r := get_alert(rx.url, fp_of(alerts[0]))) and r["status"] == "resolved" and r,
         )
         assert rec["history"][0]["status"] == "resolved"
 
 
 def test_kill_9_right_after_200_loses_nothing(serve: Any, tmp_path: Path) -> None:
-    from receiver.cli import sample_body
+    from receiver.cli.send_test import sample_body
 
     data = tmp_path / "kill9"
     rx = serve(data_dir=data)
@@ -153,18 +154,20 @@ async def test_redis_outage_answers_503_and_alertmanager_retries(
         async with Alertmanager(f"{rx.url}/webhook", TOKEN) as am:
             await am.post_alerts(before)
             for a in before:
-                await asyncio.to_thread(wait_for, lambda a=a: get_alert(rx.url, fp_of(a)))
+                await asyncio.to_thread(wait_until, lambda a=a: get_alert(rx.url, fp_of(a)))
             rs.stop()
             await am.post_alerts(during)
             # The receiver refuses with 503 (never 2xx, never 4xx) while Redis is down.
-            await asyncio.to_thread(wait_for, lambda: _count(rx.url, "503") > 0, 30)
+            await asyncio.to_thread(wait_until, lambda: _count(rx.url, "503") > 0, 30)
             assert _count(rx.url, "400") == 0 and _count(rx.url, "401") == 0
             ready = await asyncio.to_thread(httpx.get, f"{rx.url}/health/ready", timeout=5)
             assert ready.status_code == 503
             await asyncio.sleep(1)
             await asyncio.to_thread(rs.start)
             for a in during:
-                rec = await asyncio.to_thread(wait_for, lambda a=a: get_alert(rx.url, fp_of(a)), 60)
+                rec = await asyncio.to_thread(
+                    wait_until, lambda a=a: get_alert(rx.url, fp_of(a)), 60
+                )
                 assert rec["status"] == "firing"
     finally:
         rs.stop()

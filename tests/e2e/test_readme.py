@@ -34,7 +34,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT
+from tests.helpers import free_port, wait_until
 
 README = ROOT / "README.md"
 SHELL_INFO = {"sh", "bash", "shell"}
@@ -309,7 +310,7 @@ def test_readme_commands_run_as_written(service: Service) -> None:
             return all(fp in text for fp in seen.firing)
 
         try:
-            wait_for(printed, timeout=15)
+            wait_until(printed, timeout=15)
         except AssertionError:
             problems.append(
                 f"alerts posted by the README ({sorted(seen.firing)}) were not printed by the "

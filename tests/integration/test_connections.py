@@ -5,7 +5,6 @@ file-descriptor limit raised and respected at start-up."""
 from __future__ import annotations
 
 import json
-import re
 import resource
 import socket
 import subprocess
@@ -19,8 +18,10 @@ import httpx
 import pytest
 import redis as sync_redis
 
-from receiver.connections import fd_reserve
-from tests.conftest import TOKEN, RedisServer, Serve, fixture_body, free_port, wait_for
+from receiver.server.connections import fd_reserve
+from tests import helpers
+from tests.conftest import TOKEN, RedisServer, Serve, fixture_body
+from tests.helpers import free_port, wait_until
 
 BODY = json.dumps(fixture_body("warning-firing")).encode()
 
@@ -64,11 +65,10 @@ def log_lines(tmp_path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def metric(s: Serve, name: str) -> float:
-    """One sample of /metrics (0 when absent), e.g. 'connections_closed_total{reason="x"}'."""
+def metric(s: Serve, name: str, **labels: str) -> float:
+    """One series of /metrics (0 when absent), e.g. ('connections_closed_total', reason="x")."""
     text = httpx.get(s.url + "/metrics", timeout=10).text
-    m = re.search(rf"^alert_receiver_{re.escape(name)} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+    return helpers.metric(text, f"alert_receiver_{name}", **labels)
 
 
 def connect(s: Serve) -> socket.socket:
@@ -130,7 +130,7 @@ def test_idle_flood_above_the_limit_keeps_health_and_webhooks_working(
             sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             socks.append(sock)
         # Every one was accepted, the oldest idle ones closed to make room.
-        wait_for(lambda: metric(s, 'connections_closed_total{reason="evicted"}') >= 120)
+        wait_until(lambda: metric(s, "connections_closed_total", reason="evicted") >= 120)
         assert httpx.get(s.url + "/health/live", timeout=10).status_code == 200
         resp = httpx.post(s.url + "/webhook", content=BODY, timeout=10, headers={
             "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})  # fmt: skip
@@ -138,9 +138,9 @@ def test_idle_flood_above_the_limit_keeps_health_and_webhooks_working(
         assert resp.json()["accepted"] == 1
         assert metric(s, "connections_open") <= 200
         assert metric(s, "connections_max") == 200
-        assert metric(s, 'connections_closed_total{reason="refused"}') == 0
+        assert metric(s, "connections_closed_total", reason="refused") == 0
         # The evicted ones are the oldest: the first idle sockets, closed by the server.
-        closed = wait_for(lambda: sum(is_closed(x) for x in socks) >= 120 and socks)
+        closed = wait_until(lambda: sum(is_closed(x) for x in socks) >= 120 and socks)
         assert all(is_closed(x) for x in closed[:100])
         assert not any(is_closed(x) for x in closed[-15:])  # the newest still open
     finally:
@@ -167,7 +167,7 @@ def test_connections_all_busy_refuse_fast_then_recover(serve: Any) -> None:
                 answer = read_until_closed(sock)
             return answer if answer.startswith(b"HTTP/1.1 503") else None
 
-        answer = wait_for(refused, timeout=3)  # before the stalled bodies time out
+        answer = wait_until(refused, timeout=3)  # before the stalled bodies time out
         err = json.loads(answer.split(b"\r\n\r\n", 1)[1])
         assert err["error"] == "too_many_connections" and err["detail"]
         for sock in busy:  # each stalled webhook is answered 503 and closed, none evicted
@@ -176,9 +176,9 @@ def test_connections_all_busy_refuse_fast_then_recover(serve: Any) -> None:
         for sock in busy:
             sock.close()
     assert httpx.get(s.url + "/health/live", timeout=10).status_code == 200
-    assert metric(s, 'connections_closed_total{reason="refused"}') >= 1
-    assert metric(s, 'connections_closed_total{reason="evicted"}') == 0
-    assert metric(s, 'connections_closed_total{reason="read_timeout"}') == 4
+    assert metric(s, "connections_closed_total", reason="refused") >= 1
+    assert metric(s, "connections_closed_total", reason="evicted") == 0
+    assert metric(s, "connections_closed_total", reason="read_timeout") == 4
 
 
 def test_half_sent_headers_are_closed_after_read_timeout(serve: Any) -> None:
@@ -189,7 +189,7 @@ def test_half_sent_headers_are_closed_after_read_timeout(serve: Any) -> None:
         assert read_until_closed(sock) == b""  # closed without an answer
         elapsed = time.monotonic() - t0
     assert 0.9 <= elapsed < 10, elapsed  # after read_timeout, long before the old 75 s
-    assert metric(s, 'connections_closed_total{reason="read_timeout"}') == 1
+    assert metric(s, "connections_closed_total", reason="read_timeout") == 1
 
 
 def test_slowloris_headers_count_from_their_first_byte(serve: Any) -> None:
@@ -227,8 +227,8 @@ def test_stalled_body_after_auth_is_answered_503_and_closed(
     err = json.loads(body)
     assert err["error"] == "request_timeout" and err["retry"] is True
     assert snapshot(r) == before  # nothing stored
-    assert metric(s, 'connections_closed_total{reason="read_timeout"}') == 1
-    assert metric(s, 'webhook_requests_total{code="503"}') == 1
+    assert metric(s, "connections_closed_total", reason="read_timeout") == 1
+    assert metric(s, "webhook_requests_total", code="503") == 1
 
 
 def test_idle_keepalive_connection_is_closed_after_keepalive_timeout(serve: Any) -> None:
@@ -265,7 +265,7 @@ def test_fd_limit_is_raised_and_max_connections_fits_under_it(
         )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _ready(url), timeout=30)
+        wait_until(lambda: _ready(url), timeout=30)
         text = httpx.get(url + "/metrics", timeout=10).text
     finally:
         proc.terminate()

@@ -19,7 +19,9 @@ import yaml
 
 from receiver.models import fingerprint
 from receiver.store.keys import Keys
-from tests.conftest import TOKEN, RedisServer, Serve, auth, fixture_body, free_port, wait_for
+from tests import helpers
+from tests.conftest import TOKEN, RedisServer, Serve, auth, fixture_body
+from tests.helpers import deliveries_idle_sync, free_port, until, wait_until
 from tests.servers.recorder import Recorder
 
 ADMIN = "admin-token-0123456789"
@@ -51,10 +53,9 @@ def fp(tag: str) -> str:
 
 
 def metric(base: str, name: str) -> float:
-    for line in httpx.get(base + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(f"alert_receiver_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"no metric {name}")
+    text = httpx.get(base + "/metrics", timeout=5).text
+    assert helpers.has_metric(text, f"alert_receiver_{name}"), f"no metric {name}"
+    return helpers.metric(text, f"alert_receiver_{name}")
 
 
 def arrived(recorder: Recorder) -> Counter[tuple[str, str]]:
@@ -81,17 +82,10 @@ async def post(client: httpx.AsyncClient, base: str, tag: str) -> int:
     return r.status_code
 
 
-async def wait_async(pred: Any, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not pred():
-        assert time.monotonic() < deadline, "condition not met"
-        await asyncio.sleep(0.05)
-
-
 async def sighup_and_wait(s: Serve, metric_name: str, before: float) -> None:
     assert s.proc is not None
     s.proc.send_signal(signal.SIGHUP)
-    await asyncio.to_thread(wait_for, lambda: metric(s.url, metric_name) != before, 10)
+    await asyncio.to_thread(wait_until, lambda: metric(s.url, metric_name) != before, 10)
 
 
 async def test_sighup_swaps_routing_and_a_broken_file_changes_nothing(
@@ -100,7 +94,7 @@ async def test_sighup_swaps_routing_and_a_broken_file_changes_nothing(
     s, cfg, prefix = setup
     async with httpx.AsyncClient(timeout=10) as client:
         assert await post(client, s.url, "one") == 200
-        await wait_async(lambda: arrived(recorder)[("a", fp("one"))] == 1)
+        await until(lambda: arrived(recorder)[("a", fp("one"))] == 1, 30)
 
         # A valid change: the next alert goes to the new destination.
         cfg.write_text(yaml.safe_dump(config(redis_server.url, prefix, "b", recorder)))
@@ -108,14 +102,14 @@ async def test_sighup_swaps_routing_and_a_broken_file_changes_nothing(
         await sighup_and_wait(s, "config_last_reload_success_timestamp_seconds", ts)
         assert metric(s.url, "config_last_reload_successful") == 1
         assert await post(client, s.url, "two") == 200
-        await wait_async(lambda: arrived(recorder)[("b", fp("two"))] == 1)
+        await until(lambda: arrived(recorder)[("b", fp("two"))] == 1, 30)
 
         # An invalid file: refused, logged, the metric says so, routing stays on b.
         cfg.write_text(cfg.read_text().replace("- b\n", "- nowhere\n"))
         await sighup_and_wait(s, "config_last_reload_successful", 1)
         assert metric(s.url, "config_last_reload_successful") == 0
         assert await post(client, s.url, "three") == 200
-        await wait_async(lambda: arrived(recorder)[("b", fp("three"))] == 1)
+        await until(lambda: arrived(recorder)[("b", fp("three"))] == 1, 30)
 
         # The same over HTTP: admin only, and the errors name the file, line and key.
         r = await client.post(s.url + "/-/reload")
@@ -136,7 +130,7 @@ async def test_sighup_swaps_routing_and_a_broken_file_changes_nothing(
         assert r.json()["restart_required"] == ["workers"]
         assert metric(s.url, "config_last_reload_successful") == 1
         assert await post(client, s.url, "four") == 200
-        await wait_async(lambda: arrived(recorder)[("a", fp("four"))] == 1)
+        await until(lambda: arrived(recorder)[("a", fp("four"))] == 1, 30)
 
     # Each alert arrived once, where the routing of its moment sent it.
     assert arrived(recorder) == Counter(
@@ -179,8 +173,9 @@ async def test_reloads_under_load_lose_nothing(
     assert metric(s.url, "config_last_reload_successful") == 1
     r = sync_redis.Redis.from_url(redis_server.url)
     assert r.zcard(Keys(prefix).index) == total
-    await wait_async(lambda: len(recorder.got) >= total, within=60)
-    await asyncio.sleep(1)  # anything extra would arrive now
+    await until(lambda: len(recorder.got) >= total, 60)
+    # Every job settled (none queued, in flight or due): anything extra would have arrived.
+    await until(lambda: deliveries_idle_sync(r, Keys(prefix)), 30, "deliveries idle")
     got = arrived(recorder)
     assert sorted(f for _dest, f in got) == sorted(fp(f"load-{i}") for i in range(total))
     assert set(got.values()) == {1}
@@ -212,6 +207,6 @@ async def test_an_unreadable_file_is_refused_like_any_broken_config(
                                 "errors": [message]}  # fmt: skip
         assert metric(s.url, "config_last_reload_successful") == 0
         assert await post(client, s.url, "still-a") == 200
-        await wait_async(lambda: arrived(recorder)[("a", fp("still-a"))] == 1)
+        await until(lambda: arrived(recorder)[("a", fp("still-a"))] == 1, 30)
     log = (s.data_dir.parent / "serve.log").read_text()
     assert "Traceback" not in log and "ReaderError" not in log

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from receiver.models import AlertSnapshot, Notification, Reason, Status
-from receiver.payload import decode_payload
+from receiver.payload import decode_payload, snapshot_of
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 
@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 def fixture_alerts(name: str) -> list[AlertSnapshot]:
     """The alerts of a captured Alertmanager body, as the intake would snapshot them."""
     payload = decode_payload((FIXTURES / f"{name}.json").read_bytes())
-    return [AlertSnapshot.from_webhook(a, payload) for a in payload.alerts]
+    return [snapshot_of(a, payload) for a in payload.alerts]
 
 
 def notification(

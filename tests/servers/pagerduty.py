@@ -6,13 +6,14 @@ https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--ret
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.servers.base import FakeServer
 
 MAX_BODY = 512 * 1024
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -30,7 +31,6 @@ class Request:
 class _Faults:
     fail: list[int] = field(default_factory=list)  # status codes to answer, in order
     rate_limit: list[int] = field(default_factory=list)  # Retry-After seconds, in order
-    hang: int = 0
     # Until this time.monotonic(), answer every request with `window_status` (429 with
     # Retry-After `window_retry_after`, or a 5xx): an outage or a throttle of some seconds.
     window_until: float = 0.0
@@ -77,16 +77,16 @@ def validate(event: Any) -> list[str]:
     return errors
 
 
-class FakePagerDuty:
+class FakePagerDuty(FakeServer):
+    client_max_size = 4 * MAX_BODY  # bigger bodies reach the handler, to be refused as PD does
+
     def __init__(self) -> None:
+        super().__init__()
         self.events: list[dict[str, Any]] = []  # accepted events, in order
         self.requests: list[Request] = []  # every request, faults included
         self.incidents: dict[str, str] = {}  # dedup_key -> open | acknowledged | resolved
         self._faults = _Faults()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._counter = 0
-        self.base_url = ""
 
     def fail_next(self, n: int, status: int = 500) -> None:
         self._faults.fail.extend([status] * n)
@@ -94,34 +94,14 @@ class FakePagerDuty:
     def rate_limit_next(self, n: int, retry_after: int = 3) -> None:
         self._faults.rate_limit.extend([retry_after] * n)
 
-    def hang_next(self, n: int) -> None:
-        self._faults.hang += n
-
-    def release(self) -> None:
-        """Answer the requests held by hang_next (and any later ones at once)."""
-        self._release.set()
-
     def answer_for(self, seconds: float, status: int, retry_after: int | None = None) -> None:
         """Answer every request with `status` for the next `seconds` (429: with Retry-After)."""
         f = self._faults
         f.window_until = time.monotonic() + seconds
         f.window_status, f.window_retry_after = status, retry_after
 
-    async def start(self) -> str:
-        app = web.Application(client_max_size=4 * MAX_BODY)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/enqueue", self._enqueue)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _enqueue(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -132,10 +112,8 @@ class FakePagerDuty:
         return resp
 
     async def _answer(self, body: bytes) -> web.Response:
+        await self.hold()  # then answered as usual: the event got through
         f = self._faults
-        if f.hang:
-            f.hang -= 1
-            await self._release.wait()  # then answered as usual: the event got through
         if time.monotonic() < f.window_until:
             if f.window_status == 429:
                 headers = {} if f.window_retry_after is None else {

@@ -6,30 +6,21 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.servers.base import FakeServer
 
-class Recorder:
+
+class Recorder(FakeServer):
     """POST /<name> → 200; `got` holds each body with its request path under "path"."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.got: list[dict[str, Any]] = []
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
 
     def url(self, name: str = "hook") -> str:
         return f"{self.base_url}/{name}"
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/{name:.+}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.got.append({"path": request.path, **(await request.json())})

@@ -13,13 +13,14 @@ posted with (https://api.slack.com/metadata) and conversations.history returns i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.servers.base import FakeServer
 
 BLOCK_TYPES = {"header", "section", "actions", "context", "divider", "image", "rich_text"}
 
@@ -99,13 +100,14 @@ def _action_errors(elements: Any) -> list[str]:
     return errs
 
 
-class FakeSlack:
+class FakeSlack(FakeServer):
     def __init__(
         self,
         tokens: set[str] | None = None,
         channels: dict[str, str] | None = None,
         webhooks: set[str] | None = None,
     ) -> None:
+        super().__init__()
         self.tokens = tokens if tokens is not None else {"xoxb-test-token"}
         self.channels = channels if channels is not None else {"alerts": "C0ALERTS"}  # name->id
         self.webhooks = webhooks if webhooks is not None else {"T000/B000/XXXX"}
@@ -114,12 +116,8 @@ class FakeSlack:
         self.requests: list[Request] = []
         self._rate_limit: list[int] = []
         self._fail: list[tuple[int, str]] = []
-        self._hang = 0
         self.history_error = ""  # conversations.history answers this error when set
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._counter = 0
-        self.base_url = ""
 
     @property
     def api_url(self) -> str:
@@ -143,35 +141,13 @@ class FakeSlack:
     def fail_next(self, n: int, status: int = 500, error: str = "internal_error") -> None:
         self._fail.extend([(status, error)] * n)
 
-    def hang_next(self, n: int) -> None:
-        self._hang += n
-
-    def release(self) -> None:
-        """Answer the requests held by hang_next (and any later ones at once)."""
-        self._release.set()
-
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # conversations.* are read methods: GET
         app.router.add_post("/services/{path:.+}", self._webhook)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _fault(self, req: Request, webhook: bool) -> web.Response | None:
-        if self._hang:
-            self._hang -= 1
-            await self._release.wait()
+        await self.hold()
         if self._rate_limit:
             req.status, req.error = 429, "ratelimited"
             headers = {"Retry-After": str(self._rate_limit.pop(0))}

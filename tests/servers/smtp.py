@@ -11,7 +11,6 @@ arrived under, so a test can prove nothing was sent in the clear.
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.helpers import free_port
 
 
 @dataclass
@@ -77,13 +78,6 @@ class RecordingHandler:
                 )
             )  # fmt: skip
         return "250 2.0.0 Ok: queued"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class SMTPServer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.cli_common import LAYOUT, printable, printable_data
+from receiver.cli.common import LAYOUT, printable, printable_data
 
 
 @pytest.mark.parametrize(

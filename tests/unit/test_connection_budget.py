@@ -1,4 +1,4 @@
-"""The pure parts of receiver/connections.py: the fd budget and the `server:` section."""
+"""The pure parts of receiver/server/connections.py: the fd budget and the `server:` section."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from receiver.connections import (
+from receiver.server.connections import (
     Budget,
     ServerConfig,
     connection_budget,

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from receiver.durations import Duration, format_duration, parse_duration
+from receiver.config.durations import Duration, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The package has no import cycles: module-level imports between receiver modules form a
-DAG (imports only for the type checker, under `if TYPE_CHECKING:`, are not imports)."""
+DAG (imports only for the type checker, under `if TYPE_CHECKING:`, are not imports), and so
+do the packages: the first-level subpackages of receiver/, each root module its own node."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "receiver"
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path, modules: set[str]) -> set[str]:
+def imports_of(path: Path, modules: set[str], root: Path = ROOT) -> set[str]:
     """receiver modules imported at module level (not in functions, not TYPE_CHECKING)."""
     tree = ast.parse(path.read_text())
     found: set[str] = set()
-    me = module_name(path)
+    me = module_name(path, root)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     for node in tree.body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -38,10 +39,31 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return {m for m in found if m in modules and m != me}
 
 
-def graph() -> dict[str, set[str]]:
-    paths = sorted(PACKAGE.rglob("*.py"))
-    modules = {module_name(p) for p in paths}
-    return {module_name(p): imports_of(p, modules) for p in paths}
+def graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    root = package.parent
+    paths = sorted(package.rglob("*.py"))
+    modules = {module_name(p, root) for p in paths}
+    return {module_name(p, root): imports_of(p, modules, root) for p in paths}
+
+
+def node_of(module: str) -> str:
+    """A module's package: its first-level subpackage (receiver.api for receiver.api.state),
+    or the root module itself (receiver.models)."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which package imports which other one (imports inside a package are not edges)."""
+    packages: dict[str, set[str]] = {}
+    for m, deps in g.items():
+        packages.setdefault(node_of(m), set()).update(node_of(d) for d in deps)
+    return {p: deps - {p} for p, deps in packages.items()}
+
+
+def edges_between(g: dict[str, set[str]], a: str, b: str) -> list[str]:
+    """The module imports that make package `a` import package `b` (for the message)."""
+    return [f"{m} → {d}" for m, deps in sorted(g.items()) if node_of(m) == a
+            for d in sorted(deps) if node_of(d) == b]  # fmt: skip
 
 
 def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
@@ -68,8 +90,54 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_import_cycles() -> None:
     g = graph()
-    assert "receiver.settings" in g["receiver.config_check"]  # the walker sees imports
+    assert "receiver.server.settings" in g["receiver.server.check"]  # the walker sees imports
     assert find_cycle(g) is None, " → ".join(find_cycle(g) or [])
+
+
+def test_no_package_import_cycles() -> None:
+    g = graph()
+    packages = package_graph(g)
+    assert "receiver.store" in packages["receiver.server"]  # the packages see imports
+    assert "receiver.cli" in packages and "receiver.models" in packages  # root modules too
+    cycle = find_cycle(packages)
+    assert cycle is None, (
+        " → ".join(cycle or [])
+        + ": "
+        + "; ".join(
+            e
+            for a, b in zip(cycle or [], (cycle or [])[1:], strict=False)
+            for e in edges_between(g, a, b)
+        )
+    )
+
+
+def test_the_package_checker_finds_an_injected_cycle(tmp_path: Path) -> None:
+    # Two packages whose modules form no module cycle, but a package one (a → b → a),
+    # beside a root module; and the same tree with the edge back under TYPE_CHECKING.
+    pkg = tmp_path / "receiver"
+    for name, text in {
+        "__init__.py": "",
+        "models.py": "X = 1\n",
+        "a/__init__.py": "",
+        "a/one.py": "from receiver.b.two import Y\n",
+        "a/three.py": "from receiver import models\nZ = 3\n",
+        "b/__init__.py": "",
+        "b/two.py": "Y = 2\n",
+        "b/four.py": "from receiver.a.three import Z\n",
+    }.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    g = graph(pkg)
+    assert find_cycle(g) is None  # the module-level check cannot see it
+    assert package_graph(g) == {"receiver": set(), "receiver.models": set(),
+                                "receiver.a": {"receiver", "receiver.b", "receiver.models"},
+                                "receiver.b": {"receiver.a"}}  # fmt: skip
+    assert find_cycle(package_graph(g)) == ["receiver.a", "receiver.b", "receiver.a"]
+    assert edges_between(g, "receiver.b", "receiver.a") == ["receiver.b.four → receiver.a.three"]
+    (pkg / "b/four.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from receiver.a.three import Z\n"
+    )
+    assert find_cycle(package_graph(graph(pkg))) is None
 
 
 def test_the_checker_finds_a_cycle() -> None:
@@ -82,4 +150,4 @@ def test_store_does_not_import_the_composed_settings() -> None:
     g = graph()
     for m, deps in g.items():
         if m.startswith(("receiver.store", "receiver.pipeline", "receiver.notifiers")):
-            assert "receiver.settings" not in deps, m
+            assert "receiver.server.settings" not in deps, m

@@ -17,15 +17,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from tests.conftest import ROOT
-from tests.e2e.alertmanager import in_ci
+from tests.helpers import skip_unless_ci
 
 SIZE = (1280, 800)
 ARTIFACTS = ROOT / "build" / "screenshots"
@@ -44,12 +41,8 @@ def require_browser() -> tuple[str, str]:
     except ImportError:
         missing.append("selenium (pip: the dev extras)")
     if missing:
-        reason = (f"{' and '.join(missing)} not found (Debian: apt-get install chromium "
-                  "chromium-driver)")  # fmt: skip
-        if in_ci():
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        print(f"SKIP: {reason}", file=sys.stderr)
-        pytest.skip(reason)
+        skip_unless_ci(f"{' and '.join(missing)} not found (Debian: apt-get install chromium "
+                       "chromium-driver)")  # fmt: skip
     return chromium, driver
 
 

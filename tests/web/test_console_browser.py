@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from receiver.ack.links import sign
-from tests.conftest import READ_TOKEN, AppFactory, auth, until
+from tests.conftest import READ_TOKEN, AppFactory, auth
 from tests.e2e.alertmanager import Alertmanager, make_alert, require_alertmanager
+from tests.helpers import until
 from tests.integration.web.console import ACK_TOKEN, ADMIN_TOKEN, alert, body, console_settings
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack

@@ -22,7 +22,7 @@ local ke, kdue = k_escalation(fp), k_escalation_due()
 local cur = redis.call('HMGET', ka, 'status', 'startsAt', 'ack', 'nv')
 if not cur[1] then return cjson.encode({outcome = 'not_found'}) end
 local episode = cur[2]
-if cur[1] ~= 'firing' then
+if cur[1] ~= S_FIRING then
   return cjson.encode({outcome = 'not_firing', startsAt = episode})
 end
 if ARGV[5] ~= episode then
@@ -42,15 +42,15 @@ if op == 'unack' and not active then
 end
 
 -- The notification records' version: on the state record, else in the records' hash.
-local v = tonumber(cur[4] or redis.call('HGET', kn, '_v') or '0') + 1
+local v = tonumber(cur[4] or redis.call('HGET', kn, R_VERSION) or '0') + 1
 if op == 'ack' then
   redis.call('HSET', ka, 'ack', ARGV[6], 'nv', v)
-  redis.call('HSET', kn, '_ack', ARGV[7] .. '|' .. episode, '_v', v)
+  redis.call('HSET', kn, R_ACK, ARGV[7] .. '|' .. episode, R_VERSION, v)
 else
   redis.call('HDEL', ka, 'ack')
   redis.call('HSET', ka, 'nv', v)
-  redis.call('HDEL', kn, '_ack')
-  redis.call('HSET', kn, '_v', v)
+  redis.call('HDEL', kn, R_ACK)
+  redis.call('HSET', kn, R_VERSION, v)
 end
 local n = redis.call('LPUSH', kh, ARGV[8])
 if n > tonumber(ARGV[9]) then redis.call('LTRIM', kh, 0, tonumber(ARGV[9]) - 1) end
@@ -58,13 +58,13 @@ if n > tonumber(ARGV[9]) then redis.call('LTRIM', kh, 0, tonumber(ARGV[9]) - 1) 
 for _, j in ipairs(cjson.decode(ARGV[10])) do
   if j[3] then
     -- Told on every ack and unack: its record makes the intake send it the resolve too.
-    local status = op == 'ack' and 'firing' or 'resolved'
+    local status = op == 'ack' and S_FIRING or S_RESOLVED
     redis.call('HSET', kn, j[1], '{"status":"' .. status .. '","starts_at":"' .. episode ..
       '","n":' .. now .. '}')
     redis.call('XADD', k_outbox(), '*', 'job', j[2])
   else
     local rec = redis.call('HGET', kn, j[1])
-    if rec and string.find(rec, '"status":"firing"', 1, true) then
+    if rec and string.find(rec, '"status":"' .. S_FIRING .. '"', 1, true) then
       redis.call('XADD', k_outbox(), '*', 'job', j[2])
     end
   end

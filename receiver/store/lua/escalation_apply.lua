@@ -44,7 +44,7 @@ end
 
 local function fire(it, ke, cur)
   local kn = k_notified(it.fp)
-  local v = tonumber(cur[2] or redis.call('HGET', kn, '_v') or '0') + 1
+  local v = tonumber(cur[2] or redis.call('HGET', kn, R_VERSION) or '0') + 1
   local args = {}
   for _, j in ipairs(it.jobs) do
     enqueue(j)
@@ -53,7 +53,7 @@ local function fire(it, ke, cur)
     args[#args + 1] = j[4]
     args[#args + 1] = j[5]
   end
-  args[#args + 1] = '_v'
+  args[#args + 1] = R_VERSION
   args[#args + 1] = v
   redis.call('HSET', kn, unpack(args))
   redis.call('HSET', k_alert(it.fp), 'nv', v)
@@ -72,10 +72,10 @@ for i, it in ipairs(cjson.decode(ARGV[5])) do
     out[i] = 'gone'
   elseif e[1] ~= claim or tonumber(e[2]) ~= it.fired or e[3] ~= it.episode then
     out[i] = 'lost'
-  elseif cur[1] ~= 'firing' or cur[3] ~= it.episode then
+  elseif cur[1] ~= S_FIRING or cur[3] ~= it.episode then
     redis.call('ZREM', kdue, it.fp)
-    redis.call('HSET', ke, 'ended', 'resolved', 'claim', '')
-    out[i] = 'resolved'
+    redis.call('HSET', ke, 'ended', S_RESOLVED, 'claim', '')
+    out[i] = S_RESOLVED
   else
     local u = acked_until(cur[4], it.episode)
     if u ~= nil and it.action == 'fire' then

@@ -10,6 +10,8 @@
 -- Key names: k_alert(fp), k_outbox(), … are defined by the prelude that
 -- receiver/store/scripts.py puts in front of this file, generated from
 -- receiver/store/keys.py (TEMPLATES) over the key tag ARGV[1]. Spell no key name here.
+-- Statuses, severities and record markers (S_FIRING, SEVERITIES, R_VERSION, …) come from
+-- the vocabulary prelude in front of it (keys.py `vocabulary_prelude()`), likewise.
 --
 -- KEYS[1]  the prefix's index key (Keys.index); also routes the call to the prefix's slot
 --          in Cluster (every key below carries the same hash tag, ARGV[1]).
@@ -52,11 +54,11 @@ local function outdated(alerts)
     a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
       'nv', 'sev', 'slo')
     local v = '0'  -- no state record: the records expired with it (or never were)
-    if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, '_v') or '0' end
+    if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, R_VERSION) or '0' end
     if v ~= a.v then
       local flat, rec = redis.call('HGETALL', a.kn), {}
       for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
-      rec['_v'] = v
+      rec[R_VERSION] = v
       found = found or {}
       found[a.fp] = rec
     end
@@ -99,11 +101,11 @@ local function reindex(a, now, was, old_sev, moved)
   if was ~= a.status or old_sev ~= sev then
     if was then
       zrem(k_by_state(was, old_sev), a.fp)
-      if was == 'firing' then zrem(k_firing_since(old_sev), a.fp) end
+      if was == S_FIRING then zrem(k_firing_since(old_sev), a.fp) end
     end
     zadd(k_by_state(a.status, sev), 0, a.fp)
   end
-  if a.status == 'firing' and (moved or was ~= 'firing' or old_sev ~= sev) then
+  if a.status == S_FIRING and (moved or was ~= S_FIRING or old_sev ~= sev) then
     zadd(k_firing_since(sev), now, a.fp)
   end
 end
@@ -152,7 +154,7 @@ local function record(a, now, kinds, seen)
   local was, kind = cur[1], 'unchanged'
   if not was then
     kind = 'new'
-  elseif was == 'resolved' and a.status == 'firing' and cur[2] == a.startsAt then
+  elseif was == S_RESOLVED and a.status == S_FIRING and cur[2] == a.startsAt then
     -- A retried or replayed firing body arriving after its own resolve: Alertmanager gives
     -- a re-fire a new startsAt, so this one is old news and must not reopen the alert.
     kind = 'stale'
@@ -178,17 +180,17 @@ local function record(a, now, kinds, seen)
       args[#args + 1] = dest
       args[#args + 1] = rec
     end
-    args[#args + 1] = '_v'
+    args[#args + 1] = R_VERSION
     args[#args + 1] = nv
     redis.call('HSET', a.kn, unpack(args))
     fields[#fields + 1] = 'nv'
     fields[#fields + 1] = nv
   end
   local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
-  if moved and a.slo and a.status == 'firing' then slo_open(a, now, fields) end
+  if moved and a.slo and a.status == S_FIRING then slo_open(a, now, fields) end
   redis.call('HSET', ka, unpack(fields))
-  if moved and cur[8] and a.status == 'resolved' then slo_close(a, now, cur[8]) end
-  if a.hb and a.status == 'firing' and kind ~= 'stale' then
+  if moved and cur[8] and a.status == S_RESOLVED then slo_close(a, now, cur[8]) end
+  if a.hb and a.status == S_FIRING and kind ~= 'stale' then
     for _, name in ipairs(a.hb) do seen[name] = now end
   end
   local kh = k_history(a.fp)
@@ -208,7 +210,7 @@ local function record(a, now, kinds, seen)
     reindex(a, now, was, cur[7] or a.sev, moved)
   end
   local kd = k_delivery(a.fp)
-  if a.status == 'resolved' then
+  if a.status == S_RESOLVED then
     if moved then
       -- Resolved records stay readable for the retention, then expire with their history.
       -- A resolve ends the episode's escalation ladder.
@@ -216,7 +218,7 @@ local function record(a, now, kinds, seen)
       for _, k in ipairs({ka, kh, a.kn, kd, ke}) do redis.call('PEXPIRE', k, retention) end
       redis.call('ZADD', expiry, now + retention, a.fp)
       if redis.call('ZREM', k_escalation_due(), a.fp) == 1 then
-        redis.call('HSET', ke, 'ended', 'resolved')
+        redis.call('HSET', ke, 'ended', S_RESOLVED)
       end
     end
   elseif kind == 'new' then
@@ -224,11 +226,11 @@ local function record(a, now, kinds, seen)
     -- and may have been given its expiry later. A leftover expiry entry of an earlier
     -- episode is harmless: pruning keeps index entries whose record exists.
     redis.call('PERSIST', kd)
-  elseif kind == 'changed' and was == 'resolved' then
+  elseif kind == 'changed' and was == S_RESOLVED then
     for _, k in ipairs({ka, kh, a.kn, kd}) do redis.call('PERSIST', k) end
     redis.call('ZREM', expiry, a.fp)
   end
-  if a.esc and a.status == 'firing' and kind ~= 'stale' then ladder(a, now) end
+  if a.esc and a.status == S_FIRING and kind ~= 'stale' then ladder(a, now) end
 end
 
 -- slot(dest, rate, now): the GCRA of store/lua/throttle.lua, put in front of this script.
@@ -329,10 +331,10 @@ for _, fp in ipairs(gone) do
   local ka = k_alert(fp)
   if redis.call('EXISTS', ka) == 0 then
     redis.call('ZREM', index, fp)
-    for _, sev in ipairs({'critical', 'warning', 'info'}) do
-      redis.call('ZREM', k_by_state('resolved', sev), fp)
+    for _, sev in ipairs(SEVERITIES) do
+      redis.call('ZREM', k_by_state(S_RESOLVED, sev), fp)
     end
-  elseif redis.call('HGET', ka, 'status') == 'resolved' then
+  elseif redis.call('HGET', ka, 'status') == S_RESOLVED then
     -- Our clock ran ahead of Redis's: look again when the record is really gone, or its
     -- index entries would outlive it.
     local left = redis.call('PTTL', ka)

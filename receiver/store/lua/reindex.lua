@@ -12,21 +12,19 @@
 local index, version, chunk = KEYS[1], ARGV[2], tonumber(ARGV[3])
 local done_key, cursor_key = k_index_version(), k_reindex_cursor()
 if redis.call('GET', done_key) == version then return {1, 0} end
-
-local SEVERITIES = {'critical', 'warning', 'info'}
-local STATUSES = {'firing', 'resolved'}
+-- SEVERITIES, STATUSES, SEV_*, S_*: the vocabulary prelude (receiver/store/keys.py).
 
 -- The severity stored in the document (Severity.of at intake), else from the labels.
 local function severity_of(doc)
   local ok, d = pcall(cjson.decode, doc or '{}')
-  if not ok or type(d) ~= 'table' then return 'info' end
+  if not ok or type(d) ~= 'table' then return SEV_INFO end
   for _, s in ipairs(SEVERITIES) do
     if d.severity == s then return s end
   end
   local label = type(d.labels) == 'table' and d.labels.severity
   label = type(label) == 'string' and string.lower(label) or ''
-  if label == 'critical' or label == 'warning' then return label end
-  return 'info'
+  if label == SEV_CRITICAL or label == SEV_WARNING then return label end
+  return SEV_INFO
 end
 
 -- When the current firing episode started here: the newest history entry's time.
@@ -56,7 +54,7 @@ for _, fp in ipairs(fps) do
         redis.call('ZREM', k_by_state(st, s), fp)
       end
     end
-    if status == 'firing' and s == sev then
+    if status == S_FIRING and s == sev then
       redis.call('ZADD', k_firing_since(s), 'NX', firing_since(fp, cur[4]), fp)
     else
       redis.call('ZREM', k_firing_since(s), fp)

@@ -41,7 +41,7 @@ end
 local function severity_of(sev, doc)
   if sev then return sev end
   local ok, d = pcall(cjson.decode, doc)  -- a record older than `sev` (not yet backfilled)
-  return ok and type(d) == 'table' and d.severity or 'info'
+  return ok and type(d) == 'table' and d.severity or SEV_INFO
 end
 
 -- One more than examined: tells whether anything follows.

@@ -40,7 +40,7 @@ local function settle(K, A)
     -- Outlives the pause by a day: a destination removed from the config leaves no key.
     redis.call('PEXPIRE', K[5], untl - now + 86400000)
   end
-  if verdict == 'done' or verdict == 'reject' then
+  if verdict == V_DONE or verdict == V_REJECT then
     -- The destination answered: a probe's success closes the circuit, any answer resets
     -- the failure count. Parked jobs go back to the outbox, oldest criticals first.
     if redis.call('EXISTS', K[5]) == 1 then
@@ -51,10 +51,10 @@ local function settle(K, A)
         for i = 1, #jobs, 2 do redis.call('XADD', K[1], '*', 'job', jobs[i]) end
       end
     end
-  elseif verdict == 'throttle' then
+  elseif verdict == V_THROTTLE then
     open(now + tonumber(A[11]), 'rate_limited')
     park()
-  elseif verdict == 'fail' then
+  elseif verdict == V_FAIL then
     local untl = tonumber(redis.call('HGET', K[5], 'until') or '0')
     if untl > now and not probe then
       park()  -- a send that started before the circuit opened: wait with the others
@@ -83,13 +83,13 @@ local function settle(K, A)
         redis.call('PEXPIRE', K[5], 86400000)
         redis.call('ZADD', K[2], tonumber(A[9]), A[8])
         redis.call('HSET', K[5], 'retry:' .. fails, A[10] .. '|' .. A[8])
-        result = 'retry'
+        result = V_RETRY
       end
     end
-  elseif verdict == 'retry' then
+  elseif verdict == V_RETRY then
     redis.call('ZADD', K[2], tonumber(A[9]), A[8])
   end
-  if verdict == 'dead' or verdict == 'reject' then
+  if verdict == V_DEAD or verdict == V_REJECT then
     redis.call('XADD', K[3], '*', 'job', A[8], 'error', A[12], 'outcome', A[13],
                'at_ms', A[3])
   end

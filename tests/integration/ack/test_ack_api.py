@@ -10,7 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from receiver.models import ZERO_TIME
-from tests.conftest import READ_TOKEN, AppFactory, auth, fixture_body, until
+from tests.conftest import READ_TOKEN, AppFactory, auth, fixture_body
+from tests.helpers import until, wait_deliveries_idle
 from tests.integration.api.test_webhook_intake import state_snapshot
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.recorder import Recorder
@@ -106,8 +107,9 @@ async def test_ack_acknowledges_pagerduty_updates_slack_and_stops_repeats_and_es
 
 
 async def test_an_expired_ack_resumes_repeats_and_escalation(
-    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, recorder: Recorder
-) -> None:
+    app_client: AppFactory, redis: aioredis.Redis, pd: FakePagerDuty, slack: FakeSlack,
+    recorder: Recorder,
+) -> None:  # fmt: skip
     client = await app_client(**settings(pd, slack, recorder, steps=one_step("1s")))
     assert (await client.post("/webhook", json=body(), headers=auth())).status == 200
     await until(lambda: len(pd.events) == 1)
@@ -119,7 +121,8 @@ async def test_an_expired_ack_resumes_repeats_and_escalation(
     # While it holds: the step due at 1 s waits, a repeat is suppressed.
     await asyncio.sleep(1.2)
     await client.post("/webhook", json=body(), headers=auth())
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # time for the step due at 1 s to (wrongly) fire: a scenario
+    await wait_deliveries_idle(redis)  # and a (wrong) repeat or step would be delivered by now
     assert recorder.got == [] and len(pd.events) == 2
     # Once it expired: the overdue step fires, and the next repeat pages again.
     await until(lambda: recorder.got, limit_s=10)
@@ -183,7 +186,7 @@ async def test_ack_needs_the_ack_scope_and_a_sound_request(
     client = await app_client(**settings(pd, slack, recorder, steps=one_step("1h")))
     await client.post("/webhook", json=body(), headers=auth())
     await until(lambda: len(pd.events) == 1)
-    await asyncio.sleep(0.3)
+    await wait_deliveries_idle(redis)  # every outcome recorded: the state holds still
     before = await state_snapshot(redis)
     url = f"/api/v1/alerts/{FP}/ack"
     unack, group = f"/api/v1/alerts/{FP}/unack", "/api/v1/groups/ack"

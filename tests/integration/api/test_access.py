@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
-from receiver.config_check import load_settings
+from receiver.server.app import create_app
+from receiver.server.check import load_settings
 from receiver.store.keys import Keys
 from tests.conftest import TOKEN, AppFactory, RedisServer, auth, fixture_body
 

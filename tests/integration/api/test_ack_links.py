@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from receiver.ack.links import sign
 from receiver.models import fingerprint
 from tests.conftest import AppFactory, auth, fixture_body
-from tests.integration.api.test_slack_actions import until
+from tests.helpers import until
 from tests.integration.api.test_webhook_intake import state_snapshot
 from tests.servers.smtp import SMTPServer
 

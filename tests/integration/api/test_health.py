@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
+from receiver.server.app import create_app
 from tests.conftest import AppFactory, RedisServer, make_settings
 from tests.integration.store.test_embedded_supervisor import flaky_redis_server
 

@@ -18,8 +18,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from receiver.store.keys import OUTBOX_GROUP, Keys
+from receiver.store.keys import Keys
 from tests.conftest import AppFactory, auth, fixture_body
+from tests.helpers import until, wait_deliveries_idle
 from tests.integration.api.test_webhook_intake import state_snapshot
 from tests.servers.slack import FakeSlack, Message
 
@@ -70,15 +71,6 @@ async def post_click(client: TestClient[Any, Any], body: bytes, headers: dict[st
 def ack_buttons(msg: Message) -> list[str]:
     return [e["value"] for b in msg.blocks if b["type"] == "actions"
             for e in b["elements"] if e.get("action_id") == "ack"]  # fmt: skip
-
-
-async def until(pred: Callable[[], Any], within_s: float) -> None:
-    """Wait until `pred()` is true: it eventually is, within `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within_s:.2f}s")
-        await asyncio.sleep(0.02)
 
 
 async def test_click_acks_as_the_user_and_updates_the_message(
@@ -264,7 +256,7 @@ async def test_a_replayed_click_does_not_ack_again_after_an_unack(
     assert (await resp.json())["outcome"] == "unacked"
     await until(lambda: len(msg.history) == 2, 10)  # the button is back
     keys = Keys("ar")
-    await deliveries_idle(redis, keys)
+    await wait_deliveries_idle(redis, keys, 10)
 
     before = await state_snapshot(redis)
     with caplog.at_level(logging.INFO, logger="receiver"):
@@ -278,19 +270,6 @@ async def test_a_replayed_click_does_not_ack_again_after_an_unack(
     assert await acks_metric(client, "replayed") == 1 and await acks_metric(client, "acked") == 1
     (line,) = [r for r in caplog.records if r.getMessage() == "slack action replayed"]
     assert getattr(line, "fingerprint", None) == FP and getattr(line, "why", None) == "replayed"
-
-
-async def deliveries_idle(redis: aioredis.Redis, keys: Keys) -> None:
-    """Until no delivery job is queued or in flight (the worker recorded each outcome)."""
-
-    async def idle() -> bool:
-        pending = await redis.xpending(keys.outbox, OUTBOX_GROUP)
-        return int(pending["pending"]) == 0 and await redis.zcard(keys.delayed) == 0
-
-    deadline = time.monotonic() + 10
-    while not await idle():
-        assert time.monotonic() < deadline, "delivery jobs still queued after 10 s"
-        await asyncio.sleep(0.02)
 
 
 async def test_two_replicas_racing_one_click_ack_once(

@@ -17,7 +17,8 @@ import yaml
 from receiver.oncall.schedule import Override, iso
 from receiver.oncall.store import OverrideStore
 from receiver.store.keys import Keys
-from tests.conftest import ROOT, AppFactory, RedisServer, auth, fixture_body, free_port, until
+from tests.conftest import ROOT, AppFactory, RedisServer, auth, fixture_body
+from tests.helpers import free_port, until
 
 # Sets the terminal's title, clears the screen, reverses what follows, hides a character.
 EVIL = "\x1b]0;pwned\x07\x1b[2J\u202egnp.exe\u200b"

@@ -17,7 +17,8 @@ import httpx
 import yaml
 
 from receiver import __version__
-from tests.conftest import ROOT, RedisServer, fixture_body, free_port, wait_for
+from tests.conftest import ROOT, RedisServer, fixture_body
+from tests.helpers import free_port, wait_until
 
 REDIS_LOGGERS = {"receiver.worker", "receiver.scheduler", "receiver.webhook"}
 CONFIG = "auth: none\nreceivers:\n  log: {type: log}\nroute:\n  receivers: [log]\n"
@@ -57,7 +58,7 @@ class ServeProc:
             assert self.proc.poll() is None, f"serve exited: {self.text()}"
             return self.line(msg)
 
-        found: dict[str, Any] = wait_for(seen, timeout)
+        found: dict[str, Any] = wait_until(seen, timeout)
         return found
 
     def wait_ready(self) -> None:
@@ -69,7 +70,7 @@ class ServeProc:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, 20)
+        wait_until(ready, 20)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -97,7 +98,7 @@ def test_serve_says_where_it_listens_and_why_it_stopped(
     finally:
         code = s.stop()
     assert code == 0
-    down = wait_for(lambda: s.line("stopped"), 5)
+    down = wait_until(lambda: s.line("stopped"), 5)
     assert down["reason"] == "SIGTERM" and down["uptime_s"] >= 0
     assert s.lines()[-1]["msg"] == "stopped"
     assert "Traceback" not in s.text()
@@ -213,6 +214,7 @@ def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     head = subprocess.run(["head", "-c", "1"], stdin=cli.stdout, capture_output=True, timeout=60)
     cli.stdout.close()  # only head holds the read end
     err = cli.stderr.read().decode()
+    cli.stderr.close()
     code = cli.wait(60)
     assert len(head.stdout) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err, err

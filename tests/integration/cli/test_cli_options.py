@@ -12,7 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, RedisServer, free_port, wait_for
+from tests.conftest import ROOT, RedisServer
+from tests.helpers import free_port, wait_until
 
 COMMANDS = ["serve", "check-config", "routes", "send-test", "ack", "unack", "dlq", "oncall",
             "digest", "slo"]  # fmt: skip
@@ -110,7 +111,7 @@ def test_data_dir_before_serve_and_after_the_command_reaching_it(tmp_path: Path)
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready)
+        wait_until(ready)
         assert (data / "redis.sock").exists()
         assert not (tmp_path / "elsewhere").exists()
         listed = run_cli("dlq", "list", "--config", str(cfg), "--data-dir", str(data))

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, RedisServer, Serve, free_port
+from tests.conftest import ROOT, RedisServer, Serve
+from tests.helpers import free_port
 
 GOOD = """\
 auth: none

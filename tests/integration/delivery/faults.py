@@ -3,16 +3,14 @@ one Redis with local PagerDuty / Slack / SMTP servers, and what arrived where.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.conftest import TOKEN, Serve, free_port
+from tests.conftest import TOKEN, Serve
+from tests.helpers import free_port
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer
@@ -63,16 +61,6 @@ def replica(tmp: Path, name: str, redis_url: str, receivers: dict[str, Any],
         "storm": {"threshold": 100_000}, **extra,
     }))  # fmt: skip
     return Serve(cfg, d / "data", free_port())
-
-
-async def until(pred: Callable[[], Any], limit_s: float = 30, what: str = "") -> float:
-    """Wait for `pred()`; returns when it became true (time.monotonic())."""
-    deadline = time.monotonic() + limit_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {limit_s}s: {what}")
-        await asyncio.sleep(0.05)
-    return time.monotonic()
 
 
 def slack_per_alert(slack: FakeSlack) -> Counter[str]:

@@ -17,7 +17,8 @@ import orjson
 import pytest
 
 from tests.conftest import RedisServer, Serve, auth
-from tests.integration.delivery.faults import body, channels, replica, until
+from tests.helpers import until
+from tests.integration.delivery.faults import body, channels, replica
 from tests.servers.pagerduty import FakePagerDuty, Request
 
 CONCURRENCY = 8
@@ -118,6 +119,7 @@ async def test_429_pauses_the_destination_for_every_job(
     assert_delivered_once_in_order(pd, fired)
 
 
+@pytest.mark.timeout(300)  # a minute of 500s by design: ~66 s alone, ~2x on a loaded box
 async def test_500s_for_a_minute_open_the_circuit_and_the_vendor_sees_a_trickle(
     replicas: list[Serve], pd: FakePagerDuty
 ) -> None:

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from receiver.delivery.batch import RecordReader, Settler, settle_request
+from receiver.models import Verdict
 from receiver.store import scripts
 from receiver.store.keys import OUTBOX_GROUP, Keys
 
@@ -31,14 +32,14 @@ async def claim(redis: aioredis.Redis, count: int) -> list[str]:
 def request(entry_id: str, verdict: str, fp: str, **kw: Any) -> Any:
     args: dict[str, Any] = {"state_json": "", "ttl": 0, "job": "", "due_ms": 0, "score": 0,
                             "error": ("", ""), "circuit": NO_CIRCUIT, **kw}  # fmt: skip
-    return settle_request(K, entry_id, 1_000, verdict, "dest", fp, **args)
+    return settle_request(K, entry_id, 1_000, Verdict(verdict), "dest", fp, **args)
 
 
 async def test_outcomes_of_jobs_finishing_together_go_in_one_call(
     redis: aioredis.Redis,
 ) -> None:
     ids = await claim(redis, 3)
-    settler = Settler(redis.register_script(scripts.source("settle.lua")))
+    settler = Settler(scripts.register(redis, "settle.lua"))
     reqs = [
         request(ids[0], "done", "fp0", state_json='{"ts": "1.2"}'),
         request(ids[1], "retry", "fp1", job='{"retry": 1}', due_ms=5_000),
@@ -64,7 +65,7 @@ async def test_outcomes_of_jobs_finishing_together_go_in_one_call(
 async def test_a_failing_job_fails_alone(redis: aioredis.Redis) -> None:
     ids = await claim(redis, 3)
     await redis.set(K.delivery("bad"), "not a hash")  # HSET on it: WRONGTYPE
-    settler = Settler(redis.register_script(scripts.source("settle.lua")))
+    settler = Settler(scripts.register(redis, "settle.lua"))
     reqs = [request(ids[0], "done", "a", state_json="{}"),
             request(ids[1], "done", "bad", state_json="{}"),
             request(ids[2], "done", "c", state_json="{}")]  # fmt: skip
@@ -78,7 +79,7 @@ async def test_a_failing_job_fails_alone(redis: aioredis.Redis) -> None:
 async def test_a_batch_redis_does_not_answer_fails_each_job(redis: aioredis.Redis) -> None:
     ids = await claim(redis, 2)
     dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
-    settler = Settler(dead.register_script(scripts.source("settle.lua")))
+    settler = Settler(scripts.register(dead, "settle.lua"))
     got = await asyncio.gather(*(settler.settle(request(i, "done", "x")) for i in ids),
                                return_exceptions=True)  # fmt: skip
     assert all(isinstance(e, RedisError | OSError) for e in got), got
@@ -91,7 +92,7 @@ async def test_records_of_many_jobs_in_one_call(redis: aioredis.Redis) -> None:
     await redis.hset(K.notified("fp1"), "pd", record)
     await redis.hset(K.delivery("fp1"), "pd", '{"ts": "9"}')
     await redis.hset(K.delivery("fp2"), "pd", "{corrupt")
-    reader = RecordReader(redis.register_script(scripts.source("records.lua")), K)
+    reader = RecordReader(scripts.register(redis, "records.lua"), K)
     got = await asyncio.gather(reader.read("fp1", "pd"), reader.read("fp1", "chat"),
                                reader.read("fp2", "pd"), reader.read("none", "pd"))  # fmt: skip
     assert got == [(record, {"ts": "9"}), (None, {}), (None, {}), (None, {})]

@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 import yaml
 from aiohttp import web
 
-from tests.conftest import ROOT, TOKEN, AppFactory, RedisServer, auth, fixture_body, until
+from tests.conftest import ROOT, TOKEN, AppFactory, RedisServer, auth, fixture_body
+from tests.helpers import metric, until, wait_deliveries_idle
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer
@@ -36,18 +37,10 @@ def channels(pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer) -> dict[str,
     }  # fmt: skip
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-                   if labels else "")  # fmt: skip
-    for line in text.splitlines():
-        if line.startswith(want + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 async def test_every_channel_delivers_firing_then_resolved(
-    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
-) -> None:
+    app_client: AppFactory, redis: aioredis.Redis, pd: FakePagerDuty, slack: FakeSlack,
+    smtp: SMTPServer,
+) -> None:  # fmt: skip
     client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
                               route={"receivers": ["pd", "chat", "mail"]})  # fmt: skip
     r = await client.post("/webhook", json=fixture_body("critical-group-firing"), headers=auth())
@@ -60,7 +53,7 @@ async def test_every_channel_delivers_firing_then_resolved(
     assert r.status == 200
     await until(lambda: len(pd.events) == 3 and len(smtp.messages) == 3)
     await until(lambda: any(m.history for m in slack.top_level()))
-    await asyncio.sleep(0.5)  # nothing more may arrive
+    await wait_deliveries_idle(redis)  # nothing queued, in flight or due: nothing more arrives
     # PagerDuty: two triggers, then a resolve with the first trigger's dedup_key.
     assert [e["event_action"] for e in pd.events] == ["trigger", "trigger", "resolve"]
     first = next(e for e in pd.events if "api-1" in e["payload"]["source"])
@@ -79,15 +72,16 @@ async def test_every_channel_delivers_firing_then_resolved(
 
 
 async def test_pagerduty_500s_then_202_triggers_once_and_latency_shows(
-    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
-) -> None:
+    app_client: AppFactory, redis: aioredis.Redis, pd: FakePagerDuty, slack: FakeSlack,
+    smtp: SMTPServer,
+) -> None:  # fmt: skip
     pd.fail_next(3, status=500)
     client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
                               route={"receivers": ["pd"]}, workers=FAST)  # fmt: skip
     body = fixture_body("warning-firing")
     assert (await client.post("/webhook", json=body, headers=auth())).status == 200
     await until(lambda: len(pd.events) == 1)
-    await asyncio.sleep(1)
+    await wait_deliveries_idle(redis)  # no retry left due: nothing more arrives
     assert len(pd.events) == 1 and len(pd.requests) == 4
     text = await (await client.get("/metrics")).text()
     assert metric(text, "alert_receiver_deliveries_total", destination="pd",
@@ -115,8 +109,9 @@ async def test_slack_429_retry_after_is_honoured(
 
 
 async def test_one_refused_recipient_of_three_is_counted(
-    app_client: AppFactory, pd: FakePagerDuty, slack: FakeSlack, smtp: SMTPServer
-) -> None:
+    app_client: AppFactory, redis: aioredis.Redis, pd: FakePagerDuty, slack: FakeSlack,
+    smtp: SMTPServer,
+) -> None:  # fmt: skip
     smtp.handler.refuse.add("b@example.com")
     client = await app_client(run_workers=True, receivers=channels(pd, slack, smtp),
                               route={"receivers": ["mail"]})  # fmt: skip
@@ -124,7 +119,7 @@ async def test_one_refused_recipient_of_three_is_counted(
                               headers=auth())).status == 200  # fmt: skip
     await until(lambda: len(smtp.messages) == 1)
     assert sorted(smtp.messages[0].rcpt_tos) == ["a@example.com", "c@example.com"]
-    await asyncio.sleep(0.3)
+    await wait_deliveries_idle(redis)  # the outcome recorded, no retry due
     text = await (await client.get("/metrics")).text()
     assert metric(text, "alert_receiver_recipients_refused_total", destination="mail") == 1
     assert metric(text, "alert_receiver_deliveries_total", destination="mail", outcome="ok") == 1
@@ -186,7 +181,7 @@ async def test_400_dead_letters_at_once_and_replay_after_fix_delivers_once(
     again = _cli("dlq", "--config", str(cfg), "replay", "--all")
     assert "replayed 0" in again.stdout
     await until(lambda: len(got) == 1)
-    await asyncio.sleep(0.5)
+    await wait_deliveries_idle(redis)  # the replayed job settled: nothing more arrives
     assert len(got) == 1
     assert await redis.xlen("{ar}:dlq") == 0
 

@@ -12,13 +12,13 @@ import httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import RedisServer, auth
+from tests.helpers import until, wait_deliveries_idle
 from tests.integration.delivery.faults import (
     body,
     channels,
     mail_per_alert,
     replica,
     slack_per_alert,
-    until,
 )
 from tests.servers.pagerduty import FakePagerDuty
 from tests.servers.slack import FakeSlack
@@ -50,7 +50,7 @@ async def test_killed_replica_jobs_taken_over_within_15s_without_double_posts(
         # A holds all 24 Slack / PagerDuty sends in flight; its emails went through.
         await until(lambda: len(slack.calls("chat.postMessage")) == N and len(pd.requests) == N,
                     what="A's sends in flight")  # fmt: skip
-        await until(lambda: len(smtp.messages) == N, what="emails")
+        await until(lambda: len(smtp.messages) == N, 30, "emails")
         await asyncio.to_thread(b.start)
         await asyncio.sleep(1.0)  # B is up and finds nothing to take: A renews its claims
         assert not await settled(redis)
@@ -71,7 +71,7 @@ async def test_killed_replica_jobs_taken_over_within_15s_without_double_posts(
                                        for r in pd.requests if r.at > killed)  # fmt: skip
         assert list(pd.incidents.values()) == ["open"] * N
         # … and found A's Slack messages instead of posting a second one.
-        await asyncio.sleep(1.0)  # nothing more may arrive
+        await wait_deliveries_idle(redis)  # nothing queued, in flight or due: nothing more arrives
         assert len(slack.calls("conversations.history")) >= 1
         assert sorted(slack_per_alert(slack).values()) == [1] * N
         assert len(slack.calls("chat.postMessage")) == N

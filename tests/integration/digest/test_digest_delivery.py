@@ -25,7 +25,9 @@ import redis as sync_redis
 import yaml
 
 from receiver.store.keys import OUTBOX_GROUP, Keys
-from tests.conftest import ROOT, TOKEN, RedisServer, Serve, auth, free_port, wait_for
+from tests import helpers
+from tests.conftest import ROOT, TOKEN, RedisServer, Serve, auth
+from tests.helpers import free_port, wait_until
 from tests.servers.smtp import Received, RecordingHandler, SMTPServer
 
 ALICE = "alice@example.com"
@@ -166,7 +168,7 @@ def test_replica_killed_mid_send_still_one_email(
     flush = subprocess.Popen([sys.executable, "-m", "receiver", "digest", "flush", "default",
                               "--wait", "40", "--config", str(cfg)], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    wait_for(lambda: handler.stalled, timeout=20)
+    wait_until(lambda: handler.stalled, timeout=20)
     # Whoever holds the job (the consumer is named host-pid) dies in the middle of the send.
     r = sync_redis.Redis.from_url(redis_server.url, decode_responses=True)
     pending = r.xpending_range(Keys(prefix).outbox, OUTBOX_GROUP, "-", "+", 10)
@@ -200,7 +202,7 @@ def test_preview_is_the_text_that_flush_sends_with_current_states(
     assert preview.stdout.startswith('7 alerts in digest "default", 6 still firing.')
     flushed = cli(cfg, "flush", "default")
     assert flushed.returncode == 0, flushed.stderr
-    (mail,) = wait_for(lambda: digest_mails(smtp), timeout=20)
+    (mail,) = wait_until(lambda: digest_mails(smtp), timeout=20)
     assert body_text(mail) == preview.stdout
     assert ("RESOLVED", "q alert 0") in summaries(mail)
     assert body_text(mail).count("seen 2x") == 1 and body_text(mail).count("seen 1x") == 6
@@ -244,7 +246,7 @@ def test_example_config_mails_info_alerts_within_a_window(
     s.start()
     try:
         post(s.url, alerts("info", 1, severity="info"))
-        (got,) = wait_for(lambda: digest_mails(smtp, "hourly"), timeout=15)
+        (got,) = wait_until(lambda: digest_mails(smtp, "hourly"), timeout=15)
     finally:
         s.kill(signal.SIGTERM)
     assert summaries(got) == [("FIRING", "info alert 0")]
@@ -270,7 +272,7 @@ def test_5000_warnings_into_a_1000_alert_digest(
     assert size is not None and size < 200_000, size
     flushed = cli(cfg, "flush", "default")
     assert flushed.returncode == 0, flushed.stderr
-    (mail,) = wait_for(lambda: digest_mails(smtp), timeout=30)
+    (mail,) = wait_until(lambda: digest_mails(smtp), timeout=30)
     assert len(summaries(mail)) == 1000
     text = body_text(mail)
     assert "...and 4,000 more" in text
@@ -285,7 +287,7 @@ def test_an_empty_window_sends_all_clear_only_when_asked(start_pair: Any, smtp: 
     (_a, _b), _prefix, cfg = start_pair(send_empty=True)
     flushed = cli(cfg, "flush", "default")
     assert flushed.returncode == 0, flushed.stderr
-    (mail,) = wait_for(lambda: digest_mails(smtp), timeout=20)
+    (mail,) = wait_until(lambda: digest_mails(smtp), timeout=20)
     assert mail.message["Subject"].startswith("[digest default] all clear — ")
     assert body_text(mail).startswith("All clear: nothing was buffered")
 
@@ -300,20 +302,17 @@ def test_smtp_trouble_is_retried_and_the_digest_arrives_once(
                               "--wait", "40", "--config", str(cfg)], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     r = sync_redis.Redis.from_url(redis_server.url, decode_responses=True)
-    wait_for(lambda: r.zcard(Keys(prefix).delayed) == 1, timeout=20)  # a retry is scheduled
+    wait_until(lambda: r.zcard(Keys(prefix).delayed) == 1, timeout=20)  # a retry is scheduled
     assert digest_mails(smtp) == []
     smtp.handler.tempfail = set()
     _out, err = flush.communicate(timeout=60)
     assert flush.returncode == 0, err
     (mail,) = digest_mails(smtp)
     assert len(summaries(mail)) == 3 and mail.rcpt_tos == [ALICE]
-    sent = sum(metric(s.url, 'alert_receiver_digests_sent_total{digest="default"}')
+    sent = sum(metric(s.url, "alert_receiver_digests_sent_total", digest="default")
                for s in (a, b))  # fmt: skip
     assert sent == 1
 
 
-def metric(url: str, name: str) -> float:
-    for line in httpx.get(url + "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
+def metric(url: str, name: str, **labels: str) -> float:
+    return helpers.metric(httpx.get(url + "/metrics").text, name, **labels)

@@ -20,7 +20,8 @@ from receiver.metrics import Metrics
 from receiver.oncall.config import OncallConfig
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.store.keys import Keys
-from tests.conftest import TOKEN, AppFactory, RedisServer, Serve, auth, until
+from tests.conftest import TOKEN, AppFactory, RedisServer, Serve, auth
+from tests.helpers import until, wait_deliveries_idle
 from tests.integration.ack.test_ack_api import ACK_TOKEN, FP, ack_auth, body
 from tests.integration.slo.test_slo_intake import Clock
 from tests.servers.recorder import Recorder
@@ -74,7 +75,7 @@ async def test_rotation_steps_mail_whoever_is_on_call_and_name_the_level(
 
 
 async def test_the_resolve_reaches_each_person_a_step_mailed_threaded_under_their_mail(
-    app_client: AppFactory, smtp: SMTPServer
+    app_client: AppFactory, redis: aioredis.Redis, smtp: SMTPServer
 ) -> None:
     """Three steps mail three people (two rotations' members, a manager's address); on
     resolve each gets one resolve mail, threaded under the step mail they got, across two
@@ -103,7 +104,13 @@ async def test_the_resolve_reaches_each_person_a_step_mailed_threaded_under_thei
     resp = await replicas[1].post("/webhook", json=body("resolved"), headers=auth())
     assert resp.status == 200
     await until(lambda: len(smtp.messages) == 8)
-    await asyncio.sleep(2.0)  # time for anything doubled to arrive
+
+    # No delivery queued, in flight or due and no escalation step left: nothing doubled comes.
+    async def ladder_ended() -> bool:
+        return await redis.zcard(Keys().escalation_due) == 0
+
+    await until(ladder_ended, 20, "no escalation step left")
+    await wait_deliveries_idle(redis)
     mails: dict[str, list[EmailMessage]] = {}
     for r in smtp.messages:
         assert len(r.rcpt_tos) == 1
@@ -203,6 +210,9 @@ async def test_two_replicas_fire_each_step_once_in_order_across_a_restart(
             assert r.status_code == 200
             arrived: dict[str, float] = {}
 
+            async def ladders_ended() -> bool:
+                return await redis.zcard(Keys().escalation_due) == 0
+
             def seen() -> None:
                 for g in recorder.got:
                     key = g["alert"]["labels"]["instance"] + "/" + g["path"].strip("/")
@@ -216,11 +226,17 @@ async def test_two_replicas_fire_each_step_once_in_order_across_a_restart(
             assert r.status_code == 200
             # Both replicas die between the second and the third step, and come back.
             await until(lambda: (seen(), len(recorder.got) >= 3)[1], limit_s=10)
+            # Killed with the second step's send recorded: a kill between a send and its
+            # record repeats that send after the takeover (at-least-once, invariant 4),
+            # which is the delivery tests' subject; here it is the ladder's steps.
+            await wait_deliveries_idle(redis)
             for rep in replicas:
                 rep.kill(signal.SIGKILL)
             await asyncio.gather(*(asyncio.to_thread(r.start) for r in replicas))
             await until(lambda: (seen(), len(recorder.got) >= 4)[1], limit_s=15)
-            await asyncio.sleep(1.5)  # nothing more may come
+            # Nothing more may come: no step left on any ladder, no delivery queued or due.
+            await until(ladders_ended, 20, "no escalation step left")
+            await wait_deliveries_idle(redis)
             seen()
     finally:
         for rep in replicas:

@@ -13,10 +13,12 @@ import pytest
 
 from receiver.models import Reason
 from receiver.notifiers.base import Outcome
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.render import Renderer
+from tests.helpers import free_port, until
 from tests.servers import fixture_alerts, notification, resolved
-from tests.servers.smtp import SMTPServer, free_port
+from tests.servers.smtp import SMTPServer
 
 TO = ["oncall@example.org", "lead@example.org", "gone@example.org"]
 
@@ -133,7 +135,7 @@ async def test_idle_connection_is_closed(smtp: SMTPServer, make: Any) -> None:
     notifier = make(idle_timeout=0.1)
     alert = fixture_alerts("warning-firing")[0]
     await notifier.send(notification(alert), {})
-    await asyncio.sleep(0.4)
+    await until(lambda: notifier._smtp is None, 1.0, "closed by the idle timer")
     assert notifier._smtp is None  # closed by the idle timer
     await notifier.send(notification(alert, Reason.REPEAT), {})
     assert smtp.connections == 2 and notifier.connections == 2

@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from receiver.models import Reason
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.render import Renderer
 from tests.servers import fixture_alerts, notification
 from tests.servers.smtp import SMTPServer

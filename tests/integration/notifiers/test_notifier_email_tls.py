@@ -16,7 +16,8 @@ import pytest
 import trustme
 
 from receiver.notifiers.base import DeliveryResult, Outcome
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.render import Renderer
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.smtp import AuthAttempt, SMTPServer

@@ -12,7 +12,8 @@ from aiohttp import web
 from receiver.models import AckInfo, Reason
 from receiver.notifiers.base import Outcome
 from receiver.notifiers.render import TRUNCATED, Renderer
-from receiver.notifiers.slack import SlackConfig, SlackNotifier
+from receiver.notifiers.slack.config import SlackConfig
+from receiver.notifiers.slack.notifier import SlackNotifier
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.slack import FakeSlack
 

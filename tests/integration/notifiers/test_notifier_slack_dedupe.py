@@ -10,11 +10,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from receiver.notifiers import slack_lookup
 from receiver.notifiers.base import UNCERTAIN, Outcome
 from receiver.notifiers.render import Renderer
-from receiver.notifiers.slack import SlackConfig, SlackNotifier
-from receiver.notifiers.slack_lookup import METADATA_EVENT
+from receiver.notifiers.slack import lookup as slack_lookup
+from receiver.notifiers.slack.config import SlackConfig
+from receiver.notifiers.slack.lookup import METADATA_EVENT
+from receiver.notifiers.slack.notifier import SlackNotifier
 from tests.servers import fixture_alerts, notification
 from tests.servers.slack import FakeSlack
 

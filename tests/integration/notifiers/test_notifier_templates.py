@@ -6,9 +6,11 @@ from pathlib import Path
 
 import aiohttp
 
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.render import Renderer, check_templates
-from receiver.notifiers.slack import SlackConfig, SlackNotifier
+from receiver.notifiers.slack.config import SlackConfig
+from receiver.notifiers.slack.notifier import SlackNotifier
 from tests.servers import fixture_alerts, notification
 from tests.servers.slack import FakeSlack
 from tests.servers.smtp import SMTPServer

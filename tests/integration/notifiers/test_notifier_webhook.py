@@ -19,35 +19,32 @@ from receiver.notifiers.base import Outcome
 from receiver.notifiers.render import Renderer
 from receiver.notifiers.webhook import WebhookConfig, WebhookNotifier
 from tests.servers import fixture_alerts, notification
+from tests.servers.base import FakeServer
 
 SECRET = "hook-s3cret"
 
 
-class Target:
+class Target(FakeServer):
     """Records requests; answers `status` (and `headers`) or hangs when told to."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.status = 200
         self.headers: dict[str, str] = {}
         self.hang = asyncio.Event()
         self.hanging = False
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
+    @property
+    def url(self) -> str:
+        return self.base_url + "/hook"
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/hook"
 
     async def stop(self) -> None:
         self.hang.set()
-        assert self._runner is not None
-        await self._runner.cleanup()
+        await super().stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append((dict(request.headers), await request.read()))

@@ -15,7 +15,8 @@ import httpx
 import yaml
 from icalendar import Calendar
 
-from tests.conftest import ROOT, RedisServer, Serve, free_port
+from tests.conftest import ROOT, RedisServer, Serve
+from tests.helpers import free_port
 
 READER = "calendar-token-0123456789"
 ONCALL = "oncall-bot-token-0123456789"

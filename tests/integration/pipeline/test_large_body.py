@@ -17,7 +17,7 @@ from receiver.models import Notification, fingerprint
 from receiver.payload import decode_payload
 from receiver.pipeline.intake import Intake
 from receiver.pipeline.large_body import LARGE_BODY_BYTES, LargeBody, decode_body
-from receiver.reload import routing_of
+from receiver.server.reload import routing_of
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 from tests.conftest import AppFactory, RedisServer, auth, fixture_body, make_settings

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 import yaml
 
 from receiver.models import fingerprint
-from receiver.settings import Settings
+from receiver.server.settings import Settings
 from receiver.slo.config import ServiceObjective
 from receiver.slo.store import MARGIN_MS, SloStore
 from receiver.store.keys import Keys

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import redis as sync_redis
 
 from receiver.store.embedded import find_redis_server
+from tests import helpers
 
 START_TIMEOUT_S = 10.0
 
@@ -62,20 +62,9 @@ def free_port(bus: bool = False) -> int:
 
 
 def wait_until(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll `pred` until it returns something truthy; AssertionError naming `what` after
-    `timeout` seconds. Exceptions from `pred` count as "not yet"."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while True:
-        try:
-            value = pred()
-            if value:
-                return value
-        except Exception as e:  # a server still starting, a failover in progress
-            last = e
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s (last error: {last!r})")
-        time.sleep(interval)
+    """tests.helpers.wait_until where any exception from `pred` counts as "not yet": a
+    server still starting, a failover in progress."""
+    return helpers.wait_until(pred, timeout, what, interval, not_yet=(Exception,))
 
 
 class Node:

@@ -24,8 +24,8 @@ import redis as sync_redis
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
 from receiver.models import fingerprint
+from receiver.server.app import create_app
 from receiver.store.durability import DurabilityRefused
 from receiver.store.keys import Keys
 from tests.conftest import (

@@ -35,6 +35,7 @@ def test_stale_server_from_a_crashed_run_is_replaced(tmp_path: Path) -> None:
     # The owner dies (its lock goes with it) but its redis-server keeps running.
     assert crashed._lock_file is not None
     crashed._lock_file.close()
+    stale = crashed._proc  # kept to reap it once the fresh owner has shut it down
     crashed._lock_file, crashed._proc = None, None
     fresh = EmbeddedRedis(tmp_path)
     fresh.start()
@@ -48,3 +49,5 @@ def test_stale_server_from_a_crashed_run_is_replaced(tmp_path: Path) -> None:
         assert redis.Redis(unix_socket_path=str(fresh.socket)).get("acked") == b"1"
     finally:
         fresh.stop()
+        if stale is not None:
+            stale.wait(10)

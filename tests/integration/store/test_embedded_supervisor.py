@@ -30,7 +30,8 @@ from receiver.store.connection import connect
 from receiver.store.embedded import EmbeddedRedis, find_redis_server
 from receiver.store.keys import Keys
 from receiver.store.supervisor import Backoff, RedisSupervisor
-from tests.conftest import ROOT, TOKEN, Serve, auth, free_port, wait_for
+from tests.conftest import ROOT, TOKEN, Serve, auth
+from tests.helpers import free_port, until, wait_until
 
 
 def proc_state(pid: int) -> tuple[str, int] | None:
@@ -107,8 +108,8 @@ async def test_a_dead_child_is_reaped_and_restarted_on_its_data(
         assert embedded.proc is not None
         old = embedded.proc.pid
         embedded.proc.send_signal(sig)
-        await wait_until(lambda: sup.status == "restarting", 10)
-        await wait_until(lambda: sup.status == "ok", 20)
+        await until(lambda: sup.status == "restarting", 10)
+        await until(lambda: sup.status == "ok", 20)
         assert embedded.proc is not None and embedded.proc.pid != old
         assert not_a_zombie(old)
         assert await client.get("acked") == "1"  # replayed from the AOF, same socket
@@ -151,7 +152,7 @@ async def test_gives_up_within_the_bound_when_redis_cannot_come_back(
         assert embedded.proc is not None
         embedded.proc.kill()
         killed = time.monotonic()
-        await wait_until(lambda: bool(given_up), bound + 10)
+        await until(lambda: bool(given_up), bound + 10)
         assert time.monotonic() - killed < bound + 2  # the bound, plus one PING timeout
         # A hung attempt may use all the time left (a big AOF can take that long to load).
         assert sup.status == "failed" and sup.restarts >= (2 if then == "exit" else 1)
@@ -162,13 +163,6 @@ async def test_gives_up_within_the_bound_when_redis_cannot_come_back(
         assert embedded.proc is not None and embedded.proc.poll() is not None
     finally:
         await sup.stop()
-
-
-async def wait_until(pred: Any, within: float) -> None:
-    deadline = time.monotonic() + within
-    while not pred():
-        assert time.monotonic() < deadline, f"not within {within}s"
-        await asyncio.sleep(0.02)
 
 
 # ---------------------------------------------------------------- `serve`, end to end
@@ -345,8 +339,8 @@ def test_a_restarted_redis_still_dies_with_serve(tmp_path: Path) -> None:
             return 0
         return pid if pid != first and proc_state(pid) is not None else 0
 
-    second = wait_for(restarted, timeout=20)
+    second = wait_until(restarted, timeout=20)
     serve.wait_ready()
     serve.kill(signal.SIGKILL)  # no cleanup runs: only PR_SET_PDEATHSIG can stop redis
     # Exited (an orphan's zombie is for whoever adopted it to reap, not us).
-    wait_for(lambda: (proc_state(second) or ("Z", 0))[0] == "Z", timeout=20)
+    wait_until(lambda: (proc_state(second) or ("Z", 0))[0] == "Z", timeout=20)

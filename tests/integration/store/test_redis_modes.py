@@ -27,6 +27,7 @@ from receiver.store import connection
 from receiver.store.connection import MASTER_CHECK_S
 from receiver.store.keys import OUTBOX_GROUP, Keys
 from tests.conftest import AppFactory, auth, fixture_body
+from tests.helpers import until
 from tests.integration.store.redis_topologies import (
     ClusterSetup,
     Node,
@@ -127,16 +128,6 @@ async def assert_alert(
     for k, v in expect.items():
         assert rec[k] == v, (k, rec[k], v)
     return rec
-
-
-async def wait_async(pred: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await pred()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {within}s"
-        await asyncio.sleep(0.05)
 
 
 def notified(got: Got) -> Counter[tuple[str, str]]:
@@ -262,9 +253,10 @@ async def test_sentinel_intake_survives_switchover_and_master_crash(
     }  # fmt: skip
     last = next(n for n in s.nodes if n.port == s.master_addr()[1])
     with last.client() as m:
+        # Nothing queued, in flight or due: a duplicate would have arrived by now.
         await asyncio.to_thread(wait_until, lambda: outbox_drained(m), 15, "last delivery")
-    await asyncio.sleep(0.3)  # room for a duplicate to show up
     assert notified(got) == want
+    await asyncio.sleep(0.3)  # the scenario's settling time before /health (heartbeats recover)
     assert metric(client, "deliveries_total", destination="hook", outcome="ok") == 5
     health = await (await client.get("/health")).json()
     assert health["status"] == "ok", health
@@ -352,7 +344,7 @@ async def test_cluster_intake_delivery_scheduler_and_one_slot(
 
     # Delivered before the resolve is posted: a job still waiting when a newer decision
     # is made for its alert is dropped by the worker (superseded), by design.
-    await wait_async(lambda: delivered(3), 15, "three notifications at the recorder")
+    await until(lambda: delivered(3), 15, "three notifications at the recorder")
     assert notified(got) == firsts
     assert await post_ok(client, MIXED) | {} == {
         "status": "ok", "accepted": 2, "new": 0, "changed": 1, "unchanged": 1,
@@ -370,12 +362,12 @@ async def test_cluster_intake_delivery_scheduler_and_one_slot(
     ]  # fmt: skip
 
     want = firsts | {("0f3ef813eb86bd39", "resolved"): 1}
-    await wait_async(lambda: delivered(4), 15, "the resolve at the recorder")
+    await until(lambda: delivered(4), 15, "the resolve at the recorder")
     holder = c.nodes[0]
     with sync_redis.RedisCluster(host="127.0.0.1", port=holder.port,
                                  decode_responses=True) as rc:  # fmt: skip
+        # Nothing queued, in flight or due: a duplicate would have arrived by now.
         await asyncio.to_thread(wait_until, lambda: outbox_drained(rc), 10, "outbox drained")
-    await asyncio.sleep(0.3)  # room for a duplicate to show up
     assert notified(got) == want
     assert metric(client, "scheduler_moved_total", kind="due") >= 1
     assert metric(client, "deliveries_total", destination="hook", outcome="ok") == 4

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config_check import load_settings
-from receiver.config_loader import ConfigError
+from receiver.config.loader import ConfigError
+from receiver.server.check import load_settings
 from tests.conftest import ROOT
 from tests.integration.web.console import SECRET
 

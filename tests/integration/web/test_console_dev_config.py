@@ -8,8 +8,8 @@ import re
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
-from receiver.config_check import load_settings
+from receiver.server.app import create_app
+from receiver.server.check import load_settings
 from tests.conftest import ROOT, RedisServer
 
 

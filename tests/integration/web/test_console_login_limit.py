@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from tests import helpers
 from tests.conftest import READ_TOKEN, AppFactory
 from tests.integration.api.test_webhook_intake import state_snapshot
 from tests.integration.web.console import console_settings
@@ -54,12 +55,9 @@ async def attempt(client: Any, token: str) -> tuple[int, str | None]:
     return r.status, r.headers.get("Retry-After")
 
 
-async def metric(client: TestClient[Any, Any], name: str, label: str) -> float:
+async def metric(client: TestClient[Any, Any], name: str, **labels: str) -> float:
     text = await (await client.get("/metrics")).text()
-    for line in text.splitlines():
-        if line.startswith(f"alert_receiver_{name}{{{label}}} "):
-            return float(line.split()[1])
-    return 0.0
+    return helpers.metric(text, f"alert_receiver_{name}", **labels)
 
 
 async def test_wrong_tokens_from_one_address_are_slowed_then_refused_for_a_while(
@@ -90,8 +88,8 @@ async def test_wrong_tokens_from_one_address_are_slowed_then_refused_for_a_while
     assert await attempt(other, READ_TOKEN) == (303, None)
 
     # Counted: 11 failures (10 here, 1 there), and each refusal by the limit that refused.
-    assert await metric(client, "login_failures_total", 'reason="unknown_token"') == 11
-    assert await metric(client, "login_refused_total", 'limit="address"') == 10
+    assert await metric(client, "login_failures_total", reason="unknown_token") == 11
+    assert await metric(client, "login_refused_total", limit="address") == 10
     # A refused attempt is not judged: it leaves Redis as it was.
     before = await state_snapshot(redis)
     assert await attempt(client, WRONG) == (429, "900")
@@ -119,7 +117,7 @@ async def test_failures_from_all_addresses_close_the_login_until_the_window_ends
     # Six failures from two addresses: every address is refused for the window's rest.
     assert await attempt(client, READ_TOKEN) == (429, "40")
     assert await attempt(other, READ_TOKEN) == (429, "40")
-    assert await metric(client, "login_refused_total", 'limit="overall"') == 2
+    assert await metric(client, "login_refused_total", limit="overall") == 2
     clock.now += 40
     assert await attempt(other, READ_TOKEN) == (303, None)
     assert await attempt(client, WRONG) == (401, None)
@@ -150,5 +148,5 @@ async def test_failures_are_counted_by_address_never_by_token_name(
     assert await attempt(client, "") == (401, None)
     assert await attempt(client, READ_TOKEN) == (429, "900")
     assert await attempt(elsewhere(client), READ_TOKEN) == (303, None)
-    assert await metric(client, "login_failures_total", 'reason="not_allowed"') == 1
-    assert await metric(client, "login_failures_total", 'reason="no_token"') == 1
+    assert await metric(client, "login_failures_total", reason="not_allowed") == 1
+    assert await metric(client, "login_failures_total", reason="no_token") == 1

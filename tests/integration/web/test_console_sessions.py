@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from receiver.app import create_app
-from receiver.config_check import load_settings
+from receiver.server.app import create_app
+from receiver.server.check import load_settings
 from receiver.web import session as S
 from tests.conftest import READ_TOKEN, TOKEN, AppFactory, RedisServer
 from tests.integration.web.console import ADMIN_TOKEN, SECRET, console_settings, csrf, login

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from receiver.config_check import load_settings
-from receiver.config_loader import ConfigError
+from receiver.config.loader import ConfigError
 from receiver.pipeline.routing import DIGEST_PREFIX, targets_for
-from receiver.reload import routing_of
+from receiver.server.check import load_settings
+from receiver.server.reload import routing_of
 
 MAIL = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": ["b@example.com"]}
 LABEL_SETS = [{"severity": s, "team": t} for s in ("critical", "warning", "info", "")

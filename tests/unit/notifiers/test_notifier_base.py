@@ -15,9 +15,9 @@ from receiver.notifiers.base import (
     classify_http,
     parse_retry_after,
 )
-from receiver.notifiers.email import classify_smtp
-from receiver.notifiers.slack import classify_slack_error
-from receiver.notifiers.slack_api import SlackApiError
+from receiver.notifiers.email.pool import classify_smtp
+from receiver.notifiers.slack.api import SlackApiError
+from receiver.notifiers.slack.notifier import classify_slack_error
 
 
 def test_outcome_values_are_metric_labels() -> None:

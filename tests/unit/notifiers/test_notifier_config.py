@@ -12,11 +12,12 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from receiver.notifiers import CHANNELS, ChannelConfig, build_notifier
-from receiver.notifiers.email import EmailConfig, EmailNotifier
+from receiver.notifiers.email.config import EmailConfig
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig
 from receiver.notifiers.render import Renderer
-from receiver.notifiers.slack import SlackConfig
+from receiver.notifiers.slack.config import SlackConfig
 from tests.servers import fixture_alerts, notification
 
 ADAPTER: TypeAdapter[Any] = TypeAdapter(ChannelConfig)
@@ -38,6 +39,15 @@ def test_registry_covers_every_type() -> None:
     for name, doc in VALID.items():
         cfg = ADAPTER.validate_python({**doc, "rate": "10/m", "burst": 5})
         assert isinstance(cfg, CHANNELS[name].config) and cfg.rate == "10/m" and cfg.burst == 5
+
+
+def test_capabilities_are_asked_of_the_config() -> None:
+    cfgs = {name: ADAPTER.validate_python(doc) for name, doc in VALID.items()}
+    assert {n for n, c in cfgs.items() if c.acts_on_ack} == {"pagerduty", "slack"}
+    hook = ADAPTER.validate_python({"type": "slack", "webhook_url": "https://h"})
+    assert not hook.acts_on_ack  # an incoming webhook can only post
+    assert {n for n, c in cfgs.items() if c.mails} == {"email"}
+    assert {n: c.smtp_connections for n, c in cfgs.items() if c.smtp_connections} == {"email": 4}
 
 
 @pytest.mark.parametrize(

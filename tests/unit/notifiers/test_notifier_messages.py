@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from receiver.models import Reason
-from receiver.notifiers.email import message_ids
+from receiver.notifiers.email.message import message_ids
 from receiver.notifiers.pagerduty import dedup_key, pd_severity
 from receiver.notifiers.render import TRUNCATED, Renderer
-from receiver.notifiers.slack_message import build_message
+from receiver.notifiers.slack.message import build_message
 from receiver.notifiers.webhook import signature
 from tests.servers import fixture_alerts, notification, resolved
 from tests.servers.slack import block_errors

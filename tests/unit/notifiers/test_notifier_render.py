@@ -13,11 +13,11 @@ from receiver.notifiers.render import (
     Renderer,
     check_templates,
     links,
-    sample_notifications,
     storm_info,
     summary_line,
     truncate,
 )
+from receiver.notifiers.samples import sample_notifications
 from tests.servers import fixture_alerts, notification
 
 

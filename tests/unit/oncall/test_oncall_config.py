@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config_check import load_settings
-from receiver.config_loader import ConfigError
+from receiver.config.loader import ConfigError
 from receiver.oncall.config import DEFAULT_START, Handoff, parse_handoff
+from receiver.server.check import load_settings
 
 BASE = """\
 auth: none

@@ -7,8 +7,8 @@ import pytest
 
 from receiver.slo.math import (
     HOUR_MS,
+    BudgetStatus,
     Interval,
-    Status,
     compact,
     covered_ms,
     crossed,
@@ -88,7 +88,7 @@ def test_figures_by_hand_overlapping_nested_open_and_crossing() -> None:
     assert f.burn_rates["1h"] == pytest.approx(50.0)
     # last 6 h: 3 min of 360 → 0.8333 % / 0.1 % = 8.33
     assert f.burn_rates["6h"] == pytest.approx(3 / 360 / 0.001)
-    assert f.status is Status.AT_RISK
+    assert f.status is BudgetStatus.AT_RISK
 
 
 def test_no_downtime_is_healthy_full_budget() -> None:
@@ -96,7 +96,7 @@ def test_no_downtime_is_healthy_full_budget() -> None:
     assert (f.downtime_s, f.availability, f.consumed_pct, f.remaining_pct) == (0, 100, 0, 100)
     assert f.budget_s == pytest.approx(7 * 86400 * 0.005)
     assert f.burn_rates == {"1h": 0.0, "6h": 0.0}
-    assert f.status is Status.HEALTHY
+    assert f.status is BudgetStatus.HEALTHY
 
 
 def test_breached_budget_remaining_is_zero() -> None:
@@ -106,22 +106,22 @@ def test_breached_budget_remaining_is_zero() -> None:
     assert f.consumed_s == 1000
     assert f.remaining_s == 0 and f.remaining_pct == 0
     assert f.consumed_pct == pytest.approx(100 * 1000 / 864)
-    assert f.status is Status.BREACHED
+    assert f.status is BudgetStatus.BREACHED
 
 
 @pytest.mark.parametrize(
     ("consumed", "burn", "expected"),
     [
-        (0.0, {"1h": 0.0, "6h": 0.0}, Status.HEALTHY),
-        (74.9, {"1h": 14.3, "6h": 5.9}, Status.HEALTHY),
-        (75.0, {"1h": 0.0, "6h": 0.0}, Status.AT_RISK),
-        (10.0, {"1h": 14.4, "6h": 0.0}, Status.AT_RISK),
-        (10.0, {"1h": 0.0, "6h": 6.0}, Status.AT_RISK),
-        (100.0, {"1h": 0.0, "6h": 0.0}, Status.BREACHED),
-        (250.0, {"1h": 99.0, "6h": 99.0}, Status.BREACHED),
+        (0.0, {"1h": 0.0, "6h": 0.0}, BudgetStatus.HEALTHY),
+        (74.9, {"1h": 14.3, "6h": 5.9}, BudgetStatus.HEALTHY),
+        (75.0, {"1h": 0.0, "6h": 0.0}, BudgetStatus.AT_RISK),
+        (10.0, {"1h": 14.4, "6h": 0.0}, BudgetStatus.AT_RISK),
+        (10.0, {"1h": 0.0, "6h": 6.0}, BudgetStatus.AT_RISK),
+        (100.0, {"1h": 0.0, "6h": 0.0}, BudgetStatus.BREACHED),
+        (250.0, {"1h": 99.0, "6h": 99.0}, BudgetStatus.BREACHED),
     ],
 )
-def test_status(consumed: float, burn: dict[str, float], expected: Status) -> None:
+def test_status(consumed: float, burn: dict[str, float], expected: BudgetStatus) -> None:
     assert status(consumed, burn, 75.0) is expected
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from receiver.config_check import load_settings
-from receiver.config_loader import ConfigError
+from receiver.config.loader import ConfigError
+from receiver.server.check import load_settings
 from receiver.store.config import RedisConfig
 from receiver.store.durability import Policy, parse_version, refusal
 

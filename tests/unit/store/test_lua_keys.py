@@ -3,6 +3,10 @@
 The Lua scripts get key names only from the prelude generated from it (`lua_prelude()`);
 these tests fail when a script spells a key itself or calls a key function `Keys` does not
 define, and when the prelude and the `Keys` methods disagree (checked in a real Redis).
+
+Likewise the vocabularies (statuses, severities, delivery verdicts, record markers: defined
+in receiver/models.py, generated into `vocabulary_prelude()`): a script that spells one of
+their words as a string literal fails `test_script_spells_no_vocabulary`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,17 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from receiver.models import RECORD_ACK, RECORD_VERSION, SEVERITIES, STATUSES, Verdict
 from receiver.store import scripts
-from receiver.store.keys import LUA_TAG, TEMPLATES, Keys, lua_prelude
+from receiver.store.keys import (
+    LUA_LISTS,
+    LUA_TAG,
+    LUA_VOCABULARY,
+    TEMPLATES,
+    Keys,
+    lua_prelude,
+    vocabulary_prelude,
+)
 
 LUA_FILES = sorted(
     f.name for f in resources.files("receiver.store").joinpath("lua").iterdir()
@@ -25,6 +38,12 @@ LUA_FILES = sorted(
 
 # Literals that look like key parts but are not Redis keys: (file, literal) → what it is.
 NOT_KEYS = {("storm.lua", "storm:"): "Notification.key of a storm summary"}
+# Vocabulary words a script may spell because they mean something else there.
+NOT_VOCABULARY = {
+    ("ack.lua", "ack"): "the operation (ack | unack) and the state record's `ack` field",
+    ("escalation_apply.lua", "ack"): "the state record's `ack` field",
+    ("escalation_claim.lua", "ack"): "the state record's `ack` field",
+}
 
 _LONG_OPEN = re.compile(r"\[(=*)\[")
 
@@ -114,15 +133,64 @@ def test_script_calls_only_defined_keys(name: str) -> None:
     assert used <= defined, f"{name} calls k_{sorted(used - defined)}, not defined by Keys"
 
 
+def spelled_vocabulary(name: str, text: str) -> list[str]:
+    """The vocabulary words `text` (the script `name`) spells as string literals, outside
+    comments: a literal that is one, or that holds one as a JSON string (`'"status":"firing"'`)."""
+    words = set(LUA_VOCABULARY.values())
+    _code, literals = lex(text)
+    found = []
+    for literal in literals:
+        for word in {literal, *re.findall(r'"([^"]*)"', literal)} & words:
+            if (name, word) not in NOT_VOCABULARY:
+                found.append(word)
+    return found
+
+
+@pytest.mark.parametrize("name", LUA_FILES)
+def test_script_spells_no_vocabulary(name: str) -> None:
+    found = spelled_vocabulary(name, scripts.body(name))
+    assert not found, f"{name} spells {found}: use the prelude's names (keys.LUA_VOCABULARY)"
+
+
+def test_vocabulary_check_fails_on_a_spelled_literal() -> None:
+    injected = (
+        "-- 'firing' in a comment is fine\n"
+        "if a.status == 'firing' and sev == \"critical\" then return 'done' end\n"
+        "local rec = '{\"status\":\"resolved\"}'; local ok = S_FIRING .. 'firings'\n"
+    )
+    assert sorted(spelled_vocabulary("x.lua", injected)) == [
+        "critical", "done", "firing", "resolved"
+    ]  # fmt: skip
+    assert spelled_vocabulary("x.lua", "local s = 'ack'") == ["ack"]
+    assert spelled_vocabulary("ack.lua", "local s = 'ack'") == []  # NOT_VOCABULARY
+
+
+def test_vocabulary_is_the_models() -> None:
+    values = set(LUA_VOCABULARY.values())
+    assert {*STATUSES, *SEVERITIES, *Verdict, RECORD_VERSION, RECORD_ACK} == values
+    assert len(values) == len(LUA_VOCABULARY), "two Lua names for one word"
+
+
+async def test_vocabulary_prelude_agrees_with_models(redis: aioredis.Redis) -> None:
+    names = list(LUA_VOCABULARY)
+    got = await redis.eval(f"{vocabulary_prelude()} return {{{', '.join(names)}}}", 0)
+    assert dict(zip(names, got, strict=True)) == dict(LUA_VOCABULARY)
+    for name, want in (("STATUSES", STATUSES), ("SEVERITIES", SEVERITIES)):
+        assert len(LUA_LISTS[name]) == len(want)
+        assert tuple(await redis.eval(f"{vocabulary_prelude()} return {name}", 0)) == want
+
+
 def test_every_key_is_a_keys_member() -> None:
     members = {m for m in dir(Keys) if not m.startswith("_")} - {"prefix", "tag"}
     assert members == set(TEMPLATES)
 
 
 def test_prelude_keeps_line_numbers() -> None:
-    for name in scripts.KEYED:
+    for name in scripts.REGISTRY:
         sent, body = scripts.source(name), scripts.body(name)
-        assert sent.startswith(lua_prelude()) and sent.count("\n") == body.count("\n")
+        assert sent.count("\n") == body.count("\n") and sent.endswith(body)
+        assert vocabulary_prelude() in sent
+        assert sent.startswith(lua_prelude()) == (name in scripts.KEYED)
 
 
 SAMPLES: dict[str, Any] = {

@@ -28,19 +28,20 @@ from receiver.ack.links import LinkMaker
 from receiver.ack.silence import DESTINATION as SILENCE_DESTINATION
 from receiver.ack.silence import SilenceNotifier
 from receiver.api.auth import Credentials
+from receiver.api.config import AuthConfig
 from receiver.api.state import AppState, Services
 from receiver.api.tokens import Access
-from receiver.config_check import load_settings
-from receiver.config_loader import ConfigError
+from receiver.config.loader import ConfigError
 from receiver.delivery.worker import Worker
 from receiver.digest.sender import DigestSender, destination
 from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
-from receiver.notifiers.email import EmailNotifier
+from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.registry import build_notifier
 from receiver.notifiers.render import Renderer
 from receiver.pipeline.routing import Routing
-from receiver.settings import RESTART_SECTIONS, AuthConfig, Settings
+from receiver.server.check import load_settings
+from receiver.server.settings import RESTART_SECTIONS, Settings
 
 log = logging.getLogger("receiver.reload")
 # Old notifiers are closed once the sends that started with them are done, or after this.
@@ -107,8 +108,7 @@ def routing_of(settings: Settings) -> Routing:
 def ack_destinations(settings: Settings) -> dict[str, bool]:
     """The destinations that act on an ack → whether they hear of every ack (the silence)
     or only of acks of alerts they were told about (PagerDuty, Slack with a bot token)."""
-    out = {name: False for name, cfg in settings.receivers.items()
-           if cfg.type == "pagerduty" or (cfg.type == "slack" and cfg.mode == "bot")}  # fmt: skip
+    out = {name: False for name, cfg in settings.receivers.items() if cfg.acts_on_ack}
     if settings.ack.alertmanager_silence is not None:
         out[SILENCE_DESTINATION] = True
     return out

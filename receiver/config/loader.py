@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+# A config location (a pydantic error location): ("route", "routes", 0, "receivers", 1).
+Loc = tuple[str | int, ...]
+# One problem found after the shape was validated: where, and what.
+Issue = tuple[Loc, str]
 
 # ${VAR} or ${VAR:-default}; `$$` escapes a literal dollar.
 _ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -189,7 +194,47 @@ def read_secret_file(path: str | Path) -> str:
     return value
 
 
-def one_of(value: object, file: object, what: str) -> None:
-    """A secret is given inline or as a `*_file` path (as Alertmanager allows); not both."""
+MIN_SECRET = 32  # characters: `openssl rand -hex 32` gives 64
+
+
+def secret_problem(value: str, what: str) -> str | None:
+    """Why `value` is too weak to sign with (None: it is not)."""
+    if len(value) < MIN_SECRET:
+        return f"{what} must be at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
+    return None
+
+
+def strong_secret(v: SecretStr | None, what: str) -> SecretStr | None:
+    """`v` unchanged when it is strong enough to sign with (or None), else ValueError."""
+    msg = secret_problem(v.get_secret_value(), what) if v is not None else None
+    if msg:
+        raise ValueError(msg)
+    return v
+
+
+def secret_file_problems(
+    files: Mapping[str, str | Path | None], strong: bool = False
+) -> list[tuple[str, str]]:
+    """(field, message) for each given secret file (field → path) that cannot be read, or
+    (`strong`) whose secret is too weak to sign with."""
+    out: list[tuple[str, str]] = []
+    for field, path in files.items():
+        if path is None:
+            continue
+        try:
+            value = read_secret_file(path)
+        except ValueError as e:
+            out.append((field, str(e)))
+            continue
+        if strong and (msg := secret_problem(value, f"the secret in {path}")):
+            out.append((field, msg))
+    return out
+
+
+def one_of(value: object, file: object, what: str, required: bool = False) -> None:
+    """A secret is given inline or as a `*_file` path (as Alertmanager allows); not both,
+    and one of them when `required`."""
     if value and file:
         raise ValueError(f"set {what} or {what}_file, not both")
+    if required and not value and not file:
+        raise ValueError(f"{what} or {what}_file is required")

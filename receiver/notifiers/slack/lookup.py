@@ -25,7 +25,7 @@ from typing import Any, Final, TypeVar
 
 from receiver.coalesce import Coalescer
 from receiver.models import Notification
-from receiver.notifiers.slack_api import SlackApi
+from receiver.notifiers.slack.api import SlackApi
 
 T = TypeVar("T")
 

@@ -12,16 +12,17 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from receiver.cli_common import embedded_socket, redis_client, say
+from receiver.cli.common import embedded_socket, global_options, redis_client, say, takes
 from receiver.escalation.config import EscalationPolicy, Step
 from receiver.oncall.schedule import Override, iso, who_is_on_call
 from receiver.oncall.store import OverrideStore
-from receiver.settings import Settings
+from receiver.server.settings import Settings
 from receiver.store.keys import Keys
 
 Overrides = dict[str, list[Override]]
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def escalation_lines(settings: Settings, name: str, policy: EscalationPolicy,
                      overrides: Overrides, now: datetime) -> list[str]:  # fmt: skip
     """The policy's steps, each with what it notifies and who is on call in its rotations."""
-    from receiver.durations import format_duration
+    from receiver.config.durations import format_duration
 
     steps = " / ".join(format_duration(s.after) for s in policy.steps)
     lines = [f"escalation: {name} (steps at {steps})"]
@@ -123,3 +124,14 @@ async def read_overrides(settings: Settings, data_dir: str | None,
         return {}, f"Redis unavailable: {str(e) or type(e).__name__}"
     finally:
         await redis.aclose()
+
+
+def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
+    r = sub.add_parser("routes", help="routing tree tools: routes test",
+                       parents=[global_options()])  # fmt: skip
+    rsub = r.add_subparsers(dest="routes_command", required=True, metavar="SUBCOMMAND")
+    rt = rsub.add_parser("test", help="which routes, destinations and escalation labels get",
+                         parents=[global_options()])  # fmt: skip
+    rt.add_argument("labels", nargs="+", metavar="NAME=VALUE")
+    takes(rt, "config", "data_dir")
+    rt.set_defaults(func=func)

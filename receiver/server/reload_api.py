@@ -8,7 +8,7 @@ from aiohttp import web
 from receiver.api.errors import error
 from receiver.api.guard import requires
 from receiver.api.tokens import Scope
-from receiver.reload import RELOADER
+from receiver.server.reload import RELOADER
 
 
 @requires(Scope.ADMIN)

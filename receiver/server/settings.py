@@ -1,141 +1,34 @@
 """The service's configuration: one pydantic model composed of each package's section.
 
 Loading and checking a file (line numbers, cross-references, secrets, templates) is in
-config_check.py; this module only declares the shape.
+server/check.py; this module only declares the shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from receiver.ack.config import AckConfig
 from receiver.ack.silence import DESTINATION as SILENCE_DESTINATION
+from receiver.api.config import Auth, AuthConfig, WebhookIntakeConfig, readable
 from receiver.api.tokens import ApiToken, token_problems
-from receiver.config_loader import StrictModel, one_of, read_secret_file
-from receiver.connections import ServerConfig
+from receiver.config.loader import Issue, Loc, StrictModel
+from receiver.config.placeholders import placeholder_issues
+from receiver.delivery.config import WorkerConfig
 from receiver.digest.config import DigestConfig, digest_issues
-from receiver.durations import Duration
 from receiver.escalation.config import EscalationPolicy, escalation_issues
 from receiver.heartbeat.config import HeartbeatConfig, heartbeat_issues
 from receiver.notifiers.registry import ChannelConfig
 from receiver.oncall.config import OncallConfig
+from receiver.pipeline.config import StormConfig
 from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
-from receiver.placeholders import placeholder_issues
+from receiver.server.connections import ServerConfig
 from receiver.slo.config import SloConfig, slo_issues
-from receiver.store import keys as K
-from receiver.store.config import RedisConfig
+from receiver.store.config import RedisConfig, StateConfig
 from receiver.web.config import ConsoleConfig
-
-MiB = 1024 * 1024
-
-# A config location (a pydantic error location): ("route", "routes", 0, "receivers", 1).
-Loc = tuple[str | int, ...]
-# One problem found after the shape was validated: where, and what.
-Issue = tuple[Loc, str]
-
-
-class BasicUser(StrictModel):
-    username: str
-    password: str | None = None
-    password_file: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> BasicUser:
-        one_of(self.password, self.password_file, "password")
-        if not self.password and not self.password_file:
-            raise ValueError("password or password_file is required")
-        return self
-
-    def secret(self) -> str:
-        """The password (read from its file when given so; ValueError if unreadable)."""
-        return read_secret_file(self.password_file) if self.password_file else self.password or ""
-
-
-class AuthConfig(StrictModel):
-    """Credentials as Alertmanager's http_config sends them: bearer tokens and/or basic auth.
-
-    Files are read when the credentials are built (start-up, reload), not when the
-    config is parsed, so that a config can be checked offline (`--no-secrets`).
-    """
-
-    bearer_tokens: list[str] = Field(default_factory=list)
-    bearer_token_files: list[str] = Field(default_factory=list)
-    basic: list[BasicUser] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _some(self) -> AuthConfig:
-        if not any(self.bearer_tokens) and not self.bearer_token_files and not self.basic:
-            raise ValueError(
-                "no credentials: give bearer_tokens, bearer_token_files or basic "
-                "(or `auth: none` to accept unauthenticated webhooks)"
-            )
-        return self
-
-    def tokens(self) -> list[str]:
-        """Every accepted bearer token: inline ones, then one per file."""
-        inline = [t for t in self.bearer_tokens if t]
-        return inline + [read_secret_file(f) for f in self.bearer_token_files]
-
-    def secret_issues(self) -> Iterator[Issue]:
-        for i, f in enumerate(self.bearer_token_files):
-            yield from _readable(("bearer_token_files", i), f)
-        for j, user in enumerate(self.basic):
-            if user.password_file:
-                yield from _readable(("basic", j, "password_file"), user.password_file)
-
-
-def _readable(loc: Loc, path: str) -> Iterator[Issue]:
-    try:
-        read_secret_file(path)
-    except ValueError as e:
-        yield loc, str(e)
-
-
-def _auth_tag(v: Any) -> str:
-    return "credentials" if isinstance(v, dict | AuthConfig) else "none"
-
-
-# `auth: none` or a credentials mapping; the tag picks the branch, so a mistake in the
-# mapping is reported once, not also as "should be 'none'".
-Auth = Annotated[
-    Annotated[AuthConfig, Tag("credentials")] | Annotated[Literal["none"], Tag("none")],
-    Discriminator(_auth_tag),
-]
-AUTH_TAGS = ("credentials", "none")
-
-
-class WebhookConfig(StrictModel):
-    # Alertmanager bodies are a few KiB per alert; 10 MiB is far above what max_alerts makes.
-    max_body_bytes: int = Field(10 * MiB, gt=1024)
-
-
-class StateConfig(StrictModel):
-    resolved_retention: Duration = float(K.DEFAULT_RESOLVED_RETENTION_S)
-    history_max: int = Field(K.DEFAULT_HISTORY_MAX, ge=1, le=1000)
-
-
-class StormConfig(StrictModel):
-    """More than `threshold` non-critical alerts on one route within `window` → a summary."""
-
-    threshold: int = Field(50, ge=1)
-    window: Duration = 300.0
-
-
-class WorkerConfig(StrictModel):
-    # Sends in flight per process. 64 from the delivery bench (bench/README.md): the jobs
-    # share their Redis round trips, so more in flight means bigger batches; HTTP sends
-    # share aiohttp's pool of 100 connections whatever this is.
-    concurrency: int = Field(64, ge=1, le=256)
-    # The claim lease on a job (receiver/delivery/lease.py): renewed while it is being sent,
-    # so a slow send keeps it; a stopped replica's jobs are taken over after about this.
-    visibility_timeout: Duration = Field(10.0, ge=0.5, le=3600)
-    max_attempts: int = Field(20, ge=1)
-    max_age: Duration = 24 * 3600.0
-    backoff_base: Duration = 2.0
-    backoff_max: Duration = 600.0
 
 
 class Settings(StrictModel):
@@ -152,7 +45,7 @@ class Settings(StrictModel):
     metrics_auth: Auth | None = None
     # Replaced by api_tokens; kept only to say so (reference_issues).
     admin_auth: Any = None
-    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    webhook: WebhookIntakeConfig = Field(default_factory=WebhookIntakeConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     state: StateConfig = Field(default_factory=StateConfig)
@@ -182,7 +75,7 @@ class Settings(StrictModel):
         """Names a route uses that nothing defines, keys of features not built yet, and
         route names used twice."""
         out: list[Issue] = self._api_issues() + list(self.oncall.issues(set(self.receivers)))
-        emails = {n for n, c in self.receivers.items() if c.type == "email"}
+        emails = {n for n, c in self.receivers.items() if c.mails}
         out += digest_issues(self.digests, set(self.receivers), emails,
                              set(self.oncall.rotations))  # fmt: skip
         used = {n.escalation for _, n in _walk_config(self.route, ("route",))
@@ -244,7 +137,7 @@ class Settings(StrictModel):
                 out += [((section, *loc), msg) for loc, msg in value.secret_issues()]
         if self.redis.password_file:
             out += [(("redis", *loc), m) for loc, m in
-                    _readable(("password_file",), self.redis.password_file)]  # fmt: skip
+                    readable(("password_file",), self.redis.password_file)]  # fmt: skip
         for name, cfg in self.receivers.items():
             out += [(("receivers", name, field), msg) for field, msg in cfg.problems()]
         for part in ("links", "slack", "alertmanager_silence"):

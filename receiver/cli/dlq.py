@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.cli_common import command_group, say, with_store
-from receiver.settings import Settings
+from receiver.cli.common import command_group, say, with_store
+from receiver.server.settings import Settings
 from receiver.store.dlq import DeadLetters
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts

@@ -13,9 +13,9 @@ from typing import Any
 
 from receiver.ack.service import AckOutcome, Acks
 from receiver.api.acks import DETAIL, BodyError, parse_body
-from receiver.cli_common import global_options, say, takes, with_store
-from receiver.reload import ack_destinations
-from receiver.settings import Settings
+from receiver.cli.common import global_options, say, takes, with_store
+from receiver.server.reload import ack_destinations
+from receiver.server.settings import Settings
 from receiver.store.keys import Keys
 
 

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receiver.cli_common import command_group, say, with_store
-from receiver.durations import parse_duration
-from receiver.settings import Settings
+from receiver.cli.common import command_group, say, with_store
+from receiver.config.durations import parse_duration
+from receiver.server.settings import Settings
 from receiver.slo.config import MAX_WINDOW_S, MIN_WINDOW_S
 from receiver.slo.report import report, table
 from receiver.slo.store import SloStore

@@ -27,9 +27,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from receiver.config_loader import read_secret_file
-
-Loc = tuple[str | int, ...]
+from receiver.config.loader import Loc, read_secret_file
 
 _PLACEHOLDER = re.compile(
     r"(?:replace|change)[-_ ]?me(?![a-z])"  # anywhere (not "replacement")

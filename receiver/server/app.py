@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from receiver.api import (
     health,
     heartbeats,
     oncall,
-    reload_api,
     slack_actions,
     slo,
     webhook,
@@ -46,7 +46,8 @@ from receiver.heartbeat.checker import HeartbeatChecker
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.intake import Intake
-from receiver.reload import (
+from receiver.server import reload_api
+from receiver.server.reload import (
     RELOADER,
     Reloader,
     access_of,
@@ -55,7 +56,7 @@ from receiver.reload import (
     credentials_of,
     routing_of,
 )
-from receiver.settings import Settings
+from receiver.server.settings import Settings
 from receiver.slo.runner import SloRunner
 from receiver.slo.store import SloStore
 from receiver.store import durability
@@ -97,31 +98,41 @@ def create_app(
     state.metrics.config_reload_ok.set(1)
     state.metrics.config_reload_ts.set(clock())
     app[STATE] = state
+    wiring = Wiring(settings, state, clock, data_dir, run_workers, config_path, overrides,
+                    log_level_flag)  # fmt: skip
+    app.cleanup_ctx.append(wiring.redis_ctx)
+    app.cleanup_ctx.append(wiring.delivery_ctx)
+    app.cleanup_ctx.append(wiring.sighup_ctx)
+    add_routes(app, settings, state, clock)
+    return app
 
-    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-        supervisor = None
-        url = None
+
+def _replica() -> str:
+    """This process among the replicas: host and pid (claims, leases, leadership)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Wiring:
+    """The app's lifetimes (cleanup contexts), in order: Redis and the services on it, then
+    the workers and the reloader, then SIGHUP. `settings` are those the app was created
+    with; `state.settings` the current ones (a reload replaces them)."""
+
+    settings: Settings
+    state: AppState
+    clock: Callable[[], float]
+    data_dir: str | None
+    run_workers: bool
+    config_path: str | None
+    overrides: dict[str, Any] | None
+    log_level_flag: str | None
+
+    async def redis_ctx(self, app: web.Application) -> AsyncIterator[None]:
         fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         app[health.FATAL] = fatal  # serving.py stops and exits non-zero once it resolves
         app[health.COMPONENTS] = {}
-
-        def give_up(reason: str) -> None:
-            if not fatal.done():
-                fatal.set_result(reason)
-
-        if settings.redis.mode == "embedded":
-            embedded = EmbeddedRedis(Path(data_dir or settings.data_dir),
-                                     appendfsync=settings.redis.durability.fsync)  # fmt: skip
-            embedded.start()  # in the main thread: see EmbeddedRedis._die_with_parent
-            url = embedded.url
-            log.info("embedded redis started", extra={"socket": str(embedded.socket)})
-            supervisor = RedisSupervisor(
-                embedded, settings.redis.embedded_restart_timeout,
-                on_restart=state.metrics.embedded_redis_restarts.inc,
-                on_give_up=give_up,
-            )  # fmt: skip
-            supervisor.start()
-            app[health.COMPONENTS]["embedded_redis"] = supervisor
+        supervisor, url = self._embedded_redis(app, fatal)
+        settings, state = self.settings, self.state
         redis = connect(settings.redis, url)
         state.redis_target = describe_target(settings.redis, url)
         keys = Keys(settings.redis.key_prefix)
@@ -138,9 +149,49 @@ def create_app(
             raise
         if changes.policy.command is not None:
             app[health.COMPONENTS]["durability"] = changes.status
+        app[SERVICES] = self._services(redis, keys, changes)
+        # Index alerts stored before the secondary indexes existed (until done, lists scan).
+        reindex = asyncio.create_task(Reindexer(redis, keys).run_until_done())
+        try:
+            yield
+        finally:
+            reindex.cancel()
+            await asyncio.gather(reindex, return_exceptions=True)
+            await redis.aclose()
+            if supervisor is not None:
+                await supervisor.stop()  # SIGTERM to redis, no restart
+
+    def _embedded_redis(
+        self, app: web.Application, fatal: asyncio.Future[str]
+    ) -> tuple[RedisSupervisor | None, str | None]:
+        """The embedded redis-server started and supervised (its URL), when configured."""
+        settings = self.settings
+        if settings.redis.mode != "embedded":
+            return None, None
+
+        def give_up(reason: str) -> None:
+            if not fatal.done():
+                fatal.set_result(reason)
+
+        embedded = EmbeddedRedis(Path(self.data_dir or settings.data_dir),
+                                 appendfsync=settings.redis.durability.fsync)  # fmt: skip
+        embedded.start()  # in the main thread: see EmbeddedRedis._die_with_parent
+        log.info("embedded redis started", extra={"socket": str(embedded.socket)})
+        supervisor = RedisSupervisor(
+            embedded, settings.redis.embedded_restart_timeout,
+            on_restart=self.state.metrics.embedded_redis_restarts.inc,
+            on_give_up=give_up,
+        )  # fmt: skip
+        supervisor.start()
+        app[health.COMPONENTS]["embedded_redis"] = supervisor
+        return supervisor, embedded.url
+
+    def _services(self, redis: Any, keys: Keys, changes: durability.Confirmed) -> Services:
+        """Everything the handlers use on Redis (changes wait for redis.durability)."""
+        settings, state, clock = self.settings, self.state, self.clock
         scripts = Scripts.register(redis, changes.named)
         intake = Intake(redis, scripts, keys, routing_of(settings), clock)
-        app[SERVICES] = Services(
+        return Services(
             redis=redis,
             mode=settings.redis.mode,
             intake=intake,
@@ -155,62 +206,20 @@ def create_app(
             heartbeats=HeartbeatChecker(redis, keys, intake, lambda: state.settings.heartbeats,
                                         state.metrics, clock, target=state.redis_target),
         )  # fmt: skip
-        # Index alerts stored before the secondary indexes existed (until done, lists scan).
-        reindex = asyncio.create_task(Reindexer(redis, keys).run_until_done())
-        try:
-            yield
-        finally:
-            reindex.cancel()
-            await asyncio.gather(reindex, return_exceptions=True)
-            await redis.aclose()
-            if supervisor is not None:
-                await supervisor.stop()  # SIGTERM to redis, no restart
 
-    async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def delivery_ctx(self, app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
         session = aiohttp.ClientSession()
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         worker = None
-        if run_workers:
-            intake = services.intake
-            w = settings.workers
-            notifiers = build_notifiers(settings, session, services, state.metrics, clock)
-            pressure = Backpressure(services.redis, intake.keys,
-                                    lambda: state.settings.receivers.keys(), state.metrics,
-                                    clock=clock, target=state.redis_target)  # fmt: skip
-            worker = Worker(
-                services.redis, intake.keys, notifiers, state.metrics,
-                RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
-                f"{socket.gethostname()}-{os.getpid()}", w.concurrency, w.visibility_timeout,
-                clock, int(settings.state.resolved_retention), target=state.redis_target,
-                backpressure=pressure,
-            )  # fmt: skip
-            sched = Scheduler(services.redis, intake.scripts, intake.keys, state.metrics,
-                              clock, target=state.redis_target)  # fmt: skip
-            flusher = DigestFlusher(services.digests, lambda: state.settings.digests,
-                                    state.metrics, clock, w.max_age)  # fmt: skip
-            ladders = EscalationRunner(
-                services.redis, intake.keys, lambda: state.settings.escalation_policies,
-                lambda: intake.routing.rates, services.oncall, state.metrics,
-                f"{socket.gethostname()}-{os.getpid()}", clock, target=state.redis_target,
-            )  # fmt: skip
-            slos = SloRunner(services.slo, lambda: state.settings.slo, state.metrics,
-                             f"{socket.gethostname()}-{os.getpid()}", clock,
-                             target=state.redis_target)  # fmt: skip
-            beats = services.heartbeats
-            tasks = [asyncio.create_task(t.run(stop))
-                     for t in (worker, sched, flusher, ladders, pressure, slos, beats)]  # fmt: skip
-            app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher,
-                                          escalation=ladders, slo=slos,
-                                          heartbeats=beats)  # fmt: skip
-            # Not a component: its Redis trouble is the workers'; a paused vendor is no
-            # reason to fail this replica's health. Shown under `destinations` instead.
-            app[health.DESTINATIONS] = pressure.snapshot
+        if self.run_workers:
+            worker, loops = self._background(app, services, session)
+            tasks = [asyncio.create_task(t.run(stop)) for t in loops]
         reloader = None
-        if config_path is not None:
-            reloader = Reloader(config_path, overrides or {}, log_level_flag, state, services,
-                                session, worker, clock)  # fmt: skip
+        if self.config_path is not None:
+            reloader = Reloader(self.config_path, self.overrides or {}, self.log_level_flag,
+                                self.state, services, session, worker, self.clock)  # fmt: skip
             app[RELOADER] = reloader
         try:
             yield
@@ -224,7 +233,45 @@ def create_app(
                     await n.close()
             await session.close()
 
-    async def sighup_ctx(app: web.Application) -> AsyncIterator[None]:
+    def _background(
+        self, app: web.Application, services: Services, session: aiohttp.ClientSession
+    ) -> tuple[Worker, tuple[Any, ...]]:
+        """The delivery worker and every background loop (not started), on /health."""
+        settings, state, clock = self.settings, self.state, self.clock
+        intake = services.intake
+        w = settings.workers
+        notifiers = build_notifiers(settings, session, services, state.metrics, clock)
+        pressure = Backpressure(services.redis, intake.keys,
+                                lambda: state.settings.receivers.keys(), state.metrics,
+                                clock=clock, target=state.redis_target)  # fmt: skip
+        worker = Worker(
+            services.redis, intake.keys, notifiers, state.metrics,
+            RetryPolicy(w.max_attempts, w.max_age, w.backoff_base, w.backoff_max),
+            _replica(), w.concurrency, w.visibility_timeout,
+            clock, int(settings.state.resolved_retention), target=state.redis_target,
+            backpressure=pressure,
+        )  # fmt: skip
+        sched = Scheduler(services.redis, intake.scripts, intake.keys, state.metrics,
+                          clock, target=state.redis_target)  # fmt: skip
+        flusher = DigestFlusher(services.digests, lambda: state.settings.digests,
+                                state.metrics, clock, w.max_age)  # fmt: skip
+        ladders = EscalationRunner(
+            services.redis, intake.keys, lambda: state.settings.escalation_policies,
+            lambda: intake.routing.rates, services.oncall, state.metrics,
+            _replica(), clock, target=state.redis_target,
+        )  # fmt: skip
+        slos = SloRunner(services.slo, lambda: state.settings.slo, state.metrics, _replica(),
+                         clock, target=state.redis_target)  # fmt: skip
+        beats = services.heartbeats
+        app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher,
+                                      escalation=ladders, slo=slos,
+                                      heartbeats=beats)  # fmt: skip
+        # Not a component: its Redis trouble is the workers'; a paused vendor is no
+        # reason to fail this replica's health. Shown under `destinations` instead.
+        app[health.DESTINATIONS] = pressure.snapshot
+        return worker, (worker, sched, flusher, ladders, pressure, slos, beats)
+
+    async def sighup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         # SIGHUP reloads, as it does for Prometheus and Alertmanager. Only for a served
         # config file, and only where signals can be handled (the main thread).
         loop = asyncio.get_running_loop()
@@ -252,9 +299,11 @@ def create_app(
             if pending:
                 await asyncio.wait(pending, timeout=10)
 
-    app.cleanup_ctx.append(redis_ctx)
-    app.cleanup_ctx.append(delivery_ctx)
-    app.cleanup_ctx.append(sighup_ctx)
+
+def add_routes(
+    app: web.Application, settings: Settings, state: AppState, clock: Callable[[], float]
+) -> None:
+    """Every URL the service answers (the console's only when it is on)."""
     app.router.add_post("/webhook", webhook.webhook)
     app.router.add_post("/webhook/{name}", webhook.webhook)
     app.router.add_get("/api/v1/alerts", alerts.list_alerts)
@@ -283,4 +332,3 @@ def create_app(
     app.router.add_get("/health", health.detailed)
     metrics = make_aiohttp_handler(state.metrics.registry)
     app.router.add_get("/metrics", guard.metrics_guard(metrics))
-    return app

@@ -1,6 +1,6 @@
 """Slack: one message per alert, posted once and updated (chat.update) on repeat/ack/resolve.
 
-Bot-token mode calls the Web API (notifiers/slack_api.py) on the app's shared aiohttp
+Bot-token mode calls the Web API (notifiers/slack/api.py) on the app's shared aiohttp
 session; incoming-webhook mode can only post. Slack answers most errors with HTTP 200 and
 {"ok": false, "error": "..."}: https://api.slack.com/methods/chat.postMessage#errors
 """
@@ -11,24 +11,20 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
-from typing import ClassVar, Literal, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import orjson
-from pydantic import Field, SecretStr, model_validator
 
 from receiver.models import Notification, Reason
 from receiver.notifiers.base import (
     UNCERTAIN,
-    ChannelBase,
     DeliveryResult,
     NotifierBase,
     Outcome,
     classify_exception,
     classify_http,
     client_error,
-    exactly_one,
     invalid_config,
     load_secret,
     ok,
@@ -39,10 +35,10 @@ from receiver.notifiers.render import (
     Renderer,
     is_resolved,
 )
-from receiver.notifiers.slack_api import USER_AGENT, SlackApi, SlackApiError, request
-from receiver.notifiers.slack_lookup import NOT_SURE, HistoryLookup, message_metadata
-from receiver.notifiers.slack_message import build_message
-from receiver.pipeline.throttle import Rate
+from receiver.notifiers.slack.api import USER_AGENT, SlackApi, SlackApiError, request
+from receiver.notifiers.slack.config import SlackConfig
+from receiver.notifiers.slack.lookup import NOT_SURE, HistoryLookup, message_metadata
+from receiver.notifiers.slack.message import build_message
 
 T = TypeVar("T")
 log = logging.getLogger("receiver.notifiers.slack")
@@ -67,49 +63,6 @@ SERVER_ERRORS = frozenset(
 )
 # chat.update cannot touch the message any more: post a fresh one instead.
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
-
-
-class SlackConfig(ChannelBase):
-    type: Literal["slack"] = "slack"
-    # About one message per second per channel, with short bursts
-    # (https://api.slack.com/apis/rate-limits#posting-messages).
-    default_rate: ClassVar[Rate | None] = Rate(1000, 3)
-    # bot-token mode
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    channel: str | None = None
-    api_url: str = "https://slack.com/api/"
-    thread_replies: bool = False  # also reply in the thread on repeat / resolve
-    # incoming-webhook mode
-    webhook_url: SecretStr | None = None
-    webhook_url_file: Path | None = None
-    # both. The Acknowledge button is shown only when `ack.slack` is configured (something
-    # answers its callback); false hides it for this receiver.
-    ack_button: bool = True
-    timeout: float = Field(10.0, gt=0, description="seconds per API call")
-    # A 429 is retried once inline when its Retry-After is at most this many seconds;
-    # longer waits come back as RATE_LIMITED so the pipeline schedules the retry.
-    max_inline_retry_after: float = Field(5.0, ge=0)
-
-    @model_validator(mode="after")
-    def _one_mode(self) -> SlackConfig:
-        bot = self.token is not None or self.token_file is not None
-        hook = self.webhook_url is not None or self.webhook_url_file is not None
-        if bot and hook:
-            raise ValueError("give a bot token (token/token_file + channel) or a webhook_url")
-        if hook:
-            exactly_one(self, "webhook_url", "webhook_url_file")
-            if self.channel is not None:
-                raise ValueError("an incoming webhook posts to its own channel: drop channel")
-            return self
-        exactly_one(self, "token", "token_file")
-        if not self.channel:
-            raise ValueError("channel is required with a bot token")
-        return self
-
-    @property
-    def mode(self) -> Literal["bot", "webhook"]:
-        return "bot" if self.token is not None or self.token_file is not None else "webhook"
 
 
 def classify_slack_error(e: SlackApiError) -> DeliveryResult:

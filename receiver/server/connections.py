@@ -28,12 +28,12 @@ import orjson
 from aiohttp import web
 from pydantic import Field, ValidationInfo, field_validator
 
-from receiver.config_loader import StrictModel
-from receiver.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration
+from receiver.config.loader import StrictModel
 from receiver.metrics import Metrics
 
 if TYPE_CHECKING:  # settings.py composes ServerConfig from here
-    from receiver.settings import Settings
+    from receiver.server.settings import Settings
 
 log = logging.getLogger("receiver.connections")
 
@@ -77,8 +77,7 @@ def fd_reserve(redis_pool: int, smtp_connections: int) -> int:
 
 def smtp_pools(settings: Settings) -> int:
     """The sum of the email receivers' `connections` (each pool is bounded by its own)."""
-    return sum(int(getattr(r, "connections", 0)) for r in settings.receivers.values()
-               if getattr(r, "type", "") == "email")  # fmt: skip
+    return sum(r.smtp_connections for r in settings.receivers.values())
 
 
 def nofile_target(soft: int, hard: int) -> int:

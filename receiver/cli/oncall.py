@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from receiver.cli_common import command_group, global_options, printable_data, say, with_store
+from receiver.cli.common import command_group, global_options, printable_data, say, with_store
 from receiver.oncall import view
 from receiver.oncall.overrides import OverrideError, Request, build_override, parse_time
 from receiver.oncall.store import OverrideStore
-from receiver.settings import Settings
+from receiver.server.settings import Settings
 from receiver.store.keys import Keys
 
 

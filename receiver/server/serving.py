@@ -17,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver import __version__, connections
+from receiver import __version__
 from receiver.api.health import FATAL
 from receiver.api.state import STATE
+from receiver.server import connections
 
 log = logging.getLogger("receiver.serve")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

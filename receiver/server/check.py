@@ -3,7 +3,7 @@
 One function, `load_settings`, is the truth for `serve`, `check-config`, `routes test` and
 a reload. It reports every problem as `file:line: key.path: message`:
 
-1. the YAML and `${ENV}` expansion (config_loader.py);
+1. the YAML and `${ENV}` expansion (config/loader.py);
 2. the shape, by the pydantic models (unknown keys get a "did you mean" hint);
 3. cross-references: names a route uses that nothing defines;
 4. templates (`templates_dir`): each one compiled and rendered against samples;
@@ -24,10 +24,19 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from receiver.config_loader import ConfigError, ConfigIssue, line_of, load_yaml, plain_message
+from receiver.api.config import AUTH_TAGS
+from receiver.config.loader import (
+    ConfigError,
+    ConfigIssue,
+    Issue,
+    Loc,
+    line_of,
+    load_yaml,
+    plain_message,
+)
 from receiver.notifiers.registry import CHANNELS
 from receiver.notifiers.render import check_templates
-from receiver.settings import AUTH_TAGS, Issue, Loc, Settings
+from receiver.server.settings import Settings
 
 
 def load_settings(

@@ -13,12 +13,16 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
-from receiver.settings import Settings
+from receiver.config.loader import ConfigError
+from receiver.server.check import load_settings
+from receiver.server.settings import Settings
 from receiver.store import durability
 from receiver.store.connection import connect, describe_target
 from receiver.store.keys import Keys
 
 T = TypeVar("T")
+
+EXIT_CONFIG = 2
 
 # Shown as an escape: control characters (C0, DEL, C1), format characters (bidi overrides
 # such as U+202E, zero-width ones), line/paragraph separators and lone surrogates. Any of
@@ -26,6 +30,24 @@ T = TypeVar("T")
 # what a reader sees.
 _UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 LAYOUT = "\n\t"
+
+
+def load_or_exit(path: str, overrides: dict[str, Any] | None = None,
+                 secrets: bool = True) -> Settings:  # fmt: skip
+    """The checked settings, or every problem on stderr and exit 2 (serve and check-config
+    go through here: whatever serve refuses, check-config refuses the same way)."""
+    unset: list[str] = []
+    try:
+        settings = load_settings(path, overrides, secrets=secrets, unset=unset)
+    except ConfigError as e:
+        for issue in e.issues:
+            say(str(issue), file=sys.stderr)
+        n = len(e.issues)
+        say(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    if unset:
+        say(f"{path}: not checked offline (unset): {', '.join(unset)}", file=sys.stderr)
+    return settings
 
 
 def printable(text: str, keep: str = "") -> str:

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.cli_common import LAYOUT, command_group, printable, say, with_store
+from receiver.cli.common import LAYOUT, command_group, printable, say, with_store
 from receiver.digest.flusher import DigestFlusher
 from receiver.digest.render import DigestRenderer
 from receiver.digest.store import DigestStore
 from receiver.digest.view import build_view
 from receiver.metrics import Metrics
-from receiver.settings import Settings
+from receiver.server.settings import Settings
 from receiver.store.keys import Keys
 from receiver.store.scripts import Scripts
 
