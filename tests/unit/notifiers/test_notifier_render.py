@@ -25,7 +25,13 @@ def test_every_template_name_ships() -> None:
     shipped = Path(__file__).resolve().parents[3] / "receiver" / "templates"
     # The digest's templates and the ack link pages are built-in only (receiver/digest/
     # render.py, receiver/api/ack_links.py).
-    documents = {"digest_body.txt", "digest_body.html", "ack_confirm.html", "ack_result.html"}
+    documents = {
+        "digest_body.txt",
+        "digest_body.html",
+        "ack_base.html",
+        "ack_confirm.html",
+        "ack_result.html",
+    }
     assert sorted(TEMPLATE_NAMES) == sorted(
         p.name for p in shipped.iterdir() if p.is_file() and p.name not in documents
     )
