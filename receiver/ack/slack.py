@@ -26,7 +26,7 @@ from receiver.notifiers.base import exactly_one
 from receiver.text import TextError, check_name
 
 WINDOW_S = 300  # Slack's advice: refuse requests more than five minutes old (replays)
-ACK_ACTION = "ack"  # action_id of the Acknowledge button (notifiers/slack.py build_message)
+ACK_ACTION = "ack"  # action_id of the Acknowledge button (notifiers/slack/message.py)
 LINK_ACTION = re.compile(r"link_\d+")  # the message's link buttons: nothing to do
 _FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 

@@ -167,7 +167,7 @@ class SlackNotifier(NotifierBase[SlackConfig]):
 
     async def _posted_earlier(self, n: Notification) -> tuple[str, str] | DeliveryResult | None:
         """(channel, ts) of the message an earlier attempt of this job posted
-        (notifiers/slack_lookup.py); None when there is none or it cannot be known (then
+        (notifiers/slack/lookup.py); None when there is none or it cannot be known (then
         posting is right: a possible duplicate rather than a missing alert); a retryable
         result when Slack could not answer now (the job is retried, nothing posted)."""
         assert self._lookup is not None
