@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from harness import receiver_with
+from harness import receiver_with, report
 
 TARGET_MS = 20.0
 READ = "bench-calendar-read-token-0123456789"
@@ -246,8 +246,7 @@ def main() -> int:
     if not 1 <= args.duration <= 600:
         ap.error("--duration in [1, 600] seconds")
     lines = run(args.overrides, args.clients, args.duration, args.receiver)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from delivery import (
     start_vendors,
     wait_delivered,
 )
-from harness import Proc, find_receiver, free_port, running, wait_port
+from harness import Proc, find_receiver, free_port, report, running, wait_port
 
 DESTS = ("pd", "chat", "mail")
 TAKEOVER_TARGET_S = 15.0
@@ -358,8 +358,7 @@ def main() -> int:
     if not 0 < args.rate <= 2000 or not 10 <= args.seconds <= 600:
         ap.error("--rate must be in (0, 2000], --seconds in [10, 600]")
     lines = run(args.rate, args.seconds, args.receiver)
-    print(*lines, sep="\n")
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import receiver_with
+from harness import receiver_with, report
 
 from receiver.models import fingerprint
 
@@ -139,8 +139,7 @@ def main() -> int:
     if not 1000 <= args.alerts <= 100_000 or not 1 <= args.requests <= 10_000:
         ap.error("--alerts in [1000, 100000], --requests in [1, 10000]")
     lines = run(args.alerts, args.requests, args.receiver)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from harness import (
     receiver_config,
     receiver_with,
     redis_server,
+    report,
     run_wrk,
     running,
     wait_port,
@@ -189,8 +190,7 @@ def main() -> int:
     if not 0 < args.duration <= 600:
         ap.error("--duration in (0, 600]")
     lines = run(args.duration, args.receiver)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import receiver_with
+from harness import receiver_with, report
 
 from receiver.models import fingerprint
 
@@ -106,8 +106,7 @@ def main() -> int:
     if not 0 < args.alerts <= 20_000:
         ap.error("--alerts in (0, 20000]")
     lines = run(args.alerts, args.receiver)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

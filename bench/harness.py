@@ -527,3 +527,10 @@ def cpu_line(r: WrkResult, spent: dict[str, float]) -> str:
 
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISS"
+
+
+def report(lines: list[str]) -> int:
+    """A stage's command-line ending: its figure lines printed, exit status 1 when one of
+    them says FAIL (a missed target or a wrong count), else 0."""
+    print("\n".join(lines))
+    return 1 if any("FAIL" in line for line in lines) else 0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from harness import receiver_config, receiver_with
+from harness import receiver_config, receiver_with, report
 
 from receiver.models import fingerprint
 
@@ -218,8 +218,7 @@ def main() -> int:
     if not (0 < args.rate <= 2000 and 0 < args.alerts <= 100_000 and 0 < args.timeout <= 300):
         ap.error("--rate in (0, 2000], --alerts in (0, 100000], --timeout in (0, 300]")
     lines = run(args.alerts, args.rate, args.notify, args.timeout, args.receiver, args.verbose)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from harness import (
     find_receiver,
     parse_wrk,
     receiver_config,
+    report,
 )
 from redis.exceptions import ResponseError
 
@@ -284,8 +285,7 @@ def main() -> int:
     if not (0 < args.rate <= 2000 and 0 < args.alerts <= 500_000 and 0 < args.duration <= 60):
         ap.error("--rate in (0, 2000], --alerts in (0, 500000], --duration in (0, 60]")
     lines = run(args.alerts, args.rate, args.duration, args.receiver)
-    print("\n".join(lines))
-    return 1 if any("FAIL" in line for line in lines) else 0
+    return report(lines)
 
 
 if __name__ == "__main__":
