@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from receiver.config.loader import Issue, Loc, StrictModel, one_of, read_secret_file
+from receiver.config.loader import Issue, Loc, StrictModel, exactly_one, read_secret_file
 
 MiB = 1024 * 1024
 
@@ -20,7 +20,7 @@ class BasicUser(StrictModel):
 
     @model_validator(mode="after")
     def _one(self) -> BasicUser:
-        one_of(self.password, self.password_file, "password", required=True)
+        exactly_one(self, "password", "password_file")
         return self
 
     def secret(self) -> str:

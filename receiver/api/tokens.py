@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pydantic import Field, model_validator
 
-from receiver.config.loader import StrictModel, one_of, read_secret_file
+from receiver.config.loader import StrictModel, exactly_one, read_secret_file
 
 # `openssl rand -hex 32` gives 64; 16 characters is the least we take.
 MIN_TOKEN_CHARS = 16
@@ -53,7 +53,7 @@ class ApiToken(StrictModel):
 
     @model_validator(mode="after")
     def _one(self) -> ApiToken:
-        one_of(self.token, self.token_file, "token", required=True)
+        exactly_one(self, "token", "token_file")
         return self
 
     def secret(self) -> str:

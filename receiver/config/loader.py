@@ -231,10 +231,12 @@ def secret_file_problems(
     return out
 
 
-def one_of(value: object, file: object, what: str, required: bool = False) -> None:
-    """A secret is given inline or as a `*_file` path (as Alertmanager allows); not both,
-    and one of them when `required`."""
-    if value and file:
-        raise ValueError(f"set {what} or {what}_file, not both")
-    if required and not value and not file:
-        raise ValueError(f"{what} or {what}_file is required")
+def exactly_one(cfg: BaseModel, a: str, b: str, required: bool = True) -> None:
+    """Model-validator helper for a secret given inline (`a`) or as a file (`b`, as
+    Alertmanager allows): never both, and one of them when `required`. An empty string
+    counts as not given."""
+    given = [f for f in (a, b) if getattr(cfg, f) not in (None, "")]
+    if len(given) > 1:
+        raise ValueError(f"give either {a} or {b}, not both")
+    if required and not given:
+        raise ValueError(f"{a} or {b} is required")

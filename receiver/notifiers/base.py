@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from receiver.config.loader import StrictModel, read_secret_file, secret_file_problems
+from receiver.config.loader import exactly_one as exactly_one  # re-exported for the channels
 from receiver.models import Notification
 from receiver.notifiers.render import Renderer
 from receiver.pipeline.throttle import Rate
@@ -226,15 +227,6 @@ class NotifierBase(Generic[C]):
 
     async def close(self) -> None:
         return None
-
-
-def exactly_one(cfg: BaseModel, a: str, b: str, required: bool = True) -> None:
-    """Model-validator helper: `a` inline or `b` as a file, never both; one when required."""
-    given = [f for f in (a, b) if getattr(cfg, f) is not None]
-    if len(given) > 1:
-        raise ValueError(f"give either {a} or {b}, not both")
-    if required and not given:
-        raise ValueError(f"{a} or {b} is required")
 
 
 def load_secret(inline: SecretStr | None, path: Path | None) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from receiver.config.durations import Duration
-from receiver.config.loader import StrictModel, one_of, read_secret_file
+from receiver.config.loader import StrictModel, exactly_one, read_secret_file
 from receiver.store import keys as K
 
 
@@ -97,7 +97,7 @@ class RedisConfig(StrictModel):
 
     @model_validator(mode="after")
     def _mode(self) -> RedisConfig:
-        one_of(self.password, self.password_file, "password")
+        exactly_one(self, "password", "password_file", required=False)
         if self.sentinels and not self.master_name:
             raise ValueError("sentinels need master_name")
         if self.sentinels and self.cluster:

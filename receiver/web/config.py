@@ -30,7 +30,7 @@ from receiver.api.tokens import Scope
 from receiver.config.durations import Duration
 from receiver.config.loader import (
     StrictModel,
-    one_of,
+    exactly_one,
     read_secret_file,
     secret_file_problems,
     strong_secret,
@@ -110,7 +110,7 @@ class ConsoleConfig(StrictModel):
 
     @model_validator(mode="after")
     def _secret(self) -> ConsoleConfig:
-        one_of(self.session_secret, self.session_secret_file, "session_secret")
+        exactly_one(self, "session_secret", "session_secret_file", required=False)
         if self.enabled and self.session_secret is None and self.session_secret_file is None:
             raise ValueError(
                 "console needs session_secret (or session_secret_file) to sign sessions: "

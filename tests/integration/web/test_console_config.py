@@ -33,7 +33,7 @@ def test_enabled_without_a_secret_is_refused_with_a_clear_message(tmp_path: Path
     ("  session_secret: short\n", "session_secret must be at least 32 characters"),
     (f"  session_secret: {SECRET}\n  session_ttl: 1m\n", "session_ttl must be between 5m"),
     (f"  session_secret: {SECRET}\n  session_secret_file: /x\n",
-     "set session_secret or session_secret_file, not both"),
+     "give either session_secret or session_secret_file, not both"),
     ("  session_secret_file: /nonexistent/secret\n", "cannot read secret file"),
     (f"  session_secret: {SECRET}\n  trusted_proxy: {{header: X-User, from: [nonsense]}}\n",
      "trusted_proxy.from.0"),
