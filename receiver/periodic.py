@@ -19,7 +19,9 @@ class Periodic:
 
     name: str = "periodic"
     log: logging.Logger = logging.getLogger("receiver")
-    interval_s: float = 1.0
+    interval_s: float = 1.0  # 0: the step itself waits (a blocking read)
+    # How long to wait after a failed step; None: the interval, at most RETRY_S.
+    retry_s: float | None = None
     target: str = ""  # where Redis is, named in the warnings when known
     # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
     status: str = "starting"
@@ -45,6 +47,9 @@ class Periodic:
             # In trouble, look again soon whatever the interval: /health reports this loop
             # down until a step succeeds, and a slow loop (SLO figures) must not stay
             # "down" long after Redis is back.
-            wait = self.interval_s if self.status == "ok" else min(self.interval_s, RETRY_S)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+            wait = self.interval_s if self.status == "ok" else self.retry_s
+            if wait is None:
+                wait = min(self.interval_s, RETRY_S)
+            if wait > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)

@@ -28,6 +28,7 @@ from receiver.delivery.policy import Next, RetryPolicy
 from receiver.metrics import Metrics
 from receiver.models import Notification, NotifyRecord, Status, Verdict
 from receiver.notifiers.base import UNCERTAIN, DeliveryResult, Notifier, Outcome
+from receiver.periodic import Periodic
 from receiver.pipeline.routing import record_field
 from receiver.store import scripts
 from receiver.store.keys import DEFAULT_RESOLVED_RETENTION_S, OUTBOX_GROUP, Keys
@@ -42,8 +43,13 @@ _BLOCK_MS = 1000
 RECORD_RETRY_S = 30.0
 
 
-class Worker:
+class Worker(Periodic):
     """Reads jobs for this consumer and runs up to `concurrency` sends at once."""
+
+    name = "worker"
+    log = log
+    interval_s = 0.0  # step() blocks on the stream read itself
+    retry_s = 1.0
 
     def __init__(
         self,
@@ -75,9 +81,7 @@ class Worker:
         self.settler = Settler(scripts.register(redis, "settle.lua"))
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()  # outbox entry ids being processed here
-        # Reported on /health: "starting", "ok", "down" (Redis unreachable) or "error".
-        self.status: str = "starting"
-        self.error: str | None = None
+        self._group_ready = False
 
     def sending(self) -> set[asyncio.Task[None]]:
         """The jobs being processed now (a reload closes old notifiers after them)."""
@@ -91,47 +95,42 @@ class Worker:
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: claim and process jobs; survives Redis outages."""
+        """Until `stop` is set: claim and process jobs (Periodic: survives Redis outages,
+        reports on /health); then wait for the jobs in flight."""
         keeper = asyncio.create_task(self._keep_leases(stop))
-        group_ready = False
-        while not stop.is_set():
-            try:
-                if not group_ready:
-                    # Once, and again after any Redis error (a Redis that lost its data
-                    # answers NOGROUP): not a round trip per read.
-                    await self.ensure_group()
-                    group_ready = True
-                    self.status, self.error = "ok", None  # Redis answered
-                free = self.concurrency - len(self._tasks)
-                if free <= 0:
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                    # Jobs settled in one batch finish together: let them all go, so the
-                    # next read fetches a batch, not the single job that woke us.
-                    await asyncio.sleep(0)
-                    continue
-                resp = await self.redis.xreadgroup(
-                    OUTBOX_GROUP, self.consumer, {self.keys.outbox: ">"}, count=free,
-                    block=_BLOCK_MS,
-                )  # fmt: skip
-                self.status, self.error = "ok", None  # Redis answered
-                for _stream, entries in resp or []:
-                    for entry_id, fields in entries:
-                        self._spawn(entry_id, fields, reclaimed=False)
-            except (RedisError, OSError) as e:
-                group_ready = False
-                self.status, self.error = "down", type(e).__name__
-                log.warning("worker: redis unavailable, retrying",
-                            extra={"error": repr(e), "redis": self.target})  # fmt: skip
-                await _pause(stop)
-            except Exception as e:
-                # A bug must not silently stop delivery: log it loudly and keep going.
-                self.status, self.error = "error", type(e).__name__
-                log.exception("worker: unexpected error, continuing")
-                await _pause(stop)
+        self._group_ready = False
+        await super().run(stop)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
+
+    async def step(self) -> None:
+        """Read what this worker has room for (blocking up to a second) and start it."""
+        try:
+            if not self._group_ready:
+                # Once, and again after any Redis error (a Redis that lost its data
+                # answers NOGROUP): not a round trip per read.
+                await self.ensure_group()
+                self._group_ready = True
+            free = self.concurrency - len(self._tasks)
+            if free <= 0:
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                # Jobs settled in one batch finish together: let them all go, so the
+                # next read fetches a batch, not the single job that woke us.
+                await asyncio.sleep(0)
+                return
+            resp = await self.redis.xreadgroup(
+                OUTBOX_GROUP, self.consumer, {self.keys.outbox: ">"}, count=free,
+                block=_BLOCK_MS,
+            )  # fmt: skip
+        except (RedisError, OSError):
+            self._group_ready = False
+            raise
+        self.status, self.error = "ok", None  # Redis answered
+        for _stream, entries in resp or []:
+            for entry_id, fields in entries:
+                self._spawn(entry_id, fields, reclaimed=False)
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         """Renew the claims on jobs in flight here; reclaim jobs whose holder stopped."""

@@ -27,24 +27,24 @@ def record(
 def test_a_repeated_warning_passes_once_per_window_then_says_how_many_were_left_out() -> None:
     clock = Clock()
     f = RepeatFilter(window_s=10, clock=clock)
-    first = record("worker: redis unavailable, retrying")
+    first = record("worker: redis unavailable")
     assert f.filter(first) and not hasattr(first, "repeated")
     for _ in range(37):
         clock.now += 0.25
-        assert not f.filter(record("worker: redis unavailable, retrying"))
+        assert not f.filter(record("worker: redis unavailable"))
     clock.now = 1010.0  # the window closes
-    nxt = record("worker: redis unavailable, retrying")
+    nxt = record("worker: redis unavailable")
     assert f.filter(nxt)
     assert nxt.repeated == 37  # type: ignore[attr-defined]
     assert json.loads(JsonFormatter().format(nxt))["repeated"] == 37
     # A new window: suppressed again, and nothing left out means no count.
     clock.now += 1
-    assert not f.filter(record("worker: redis unavailable, retrying"))
+    assert not f.filter(record("worker: redis unavailable"))
     clock.now += 10
-    again = record("worker: redis unavailable, retrying")
+    again = record("worker: redis unavailable")
     assert f.filter(again) and again.repeated == 1  # type: ignore[attr-defined]
     clock.now += 60
-    quiet = record("worker: redis unavailable, retrying")
+    quiet = record("worker: redis unavailable")
     assert f.filter(quiet) and not hasattr(quiet, "repeated")
 
 
