@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from receiver.config.durations import Duration
+from receiver.config.durations import Duration, within
 from receiver.config.loader import (
     StrictModel,
     read_secret_file,
@@ -134,9 +134,7 @@ class LinksConfig(StrictModel):
     @field_validator("ttl")
     @classmethod
     def _ttl(cls, v: float) -> float:
-        if not 60 <= v <= 30 * 86400:
-            raise ValueError("ttl must be between 1m and 30d")
-        return v
+        return within(v, "1m", "30d", "ttl")
 
     @field_validator("secret", "previous_secret")
     @classmethod

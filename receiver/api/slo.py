@@ -9,8 +9,8 @@ from receiver.api.errors import error
 from receiver.api.guard import requires
 from receiver.api.state import SERVICES, STATE
 from receiver.api.tokens import Scope
-from receiver.config.durations import parse_duration
-from receiver.slo.config import MAX_WINDOW_S, MIN_WINDOW_S
+from receiver.config.durations import parse_duration, within
+from receiver.slo.config import WINDOW_RANGE
 from receiver.slo.report import report as slo_report
 
 
@@ -20,11 +20,9 @@ async def report(request: web.Request) -> web.Response:
     window = None
     if "window" in request.query:
         try:
-            window = parse_duration(request.query["window"])
+            window = within(parse_duration(request.query["window"]), *WINDOW_RANGE, "window")
         except ValueError as e:
             return error(400, "invalid_query", str(e))
-        if not MIN_WINDOW_S <= window <= MAX_WINDOW_S:
-            return error(400, "invalid_query", "window must be between 6h and 366d")
     cfg = request.app[STATE].settings.slo
     try:
         services = await slo_report(request.app[SERVICES].slo, cfg, window)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from receiver.cli.common import command_group, say, with_store
-from receiver.config.durations import parse_duration
+from receiver.config.durations import parse_duration, within
 from receiver.server.settings import Settings
-from receiver.slo.config import MAX_WINDOW_S, MIN_WINDOW_S
+from receiver.slo.config import WINDOW_RANGE
 from receiver.slo.report import report, table
 from receiver.slo.store import SloStore
 from receiver.store.keys import Keys
@@ -24,12 +24,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     window = None
     if args.window:
         try:
-            window = parse_duration(args.window)
+            window = within(parse_duration(args.window), *WINDOW_RANGE, "window")
         except ValueError as e:
             say(f"alert-receiver: --window: {e}", file=sys.stderr)
-            return 2
-        if not MIN_WINDOW_S <= window <= MAX_WINDOW_S:
-            say("alert-receiver: --window must be between 6h and 366d", file=sys.stderr)
             return 2
     if not settings.slo.services:
         say("alert-receiver: no SLO services configured (slo.services)", file=sys.stderr)

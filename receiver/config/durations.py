@@ -69,5 +69,13 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+def within(v: float, lo: str, hi: str, what: str = "", hint: str = "") -> float:
+    """`v` when it lies between the durations `lo` and `hi` (as a config writes them),
+    else a ValueError "<what> must be between <lo> and <hi> <hint>"."""
+    if parse_duration(lo) <= v <= parse_duration(hi):
+        return v
+    raise ValueError(" ".join(w for w in (what, "must be between", lo, "and", hi, hint) if w))
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A float number of seconds that pydantic also accepts as "4h", "30m", "1h30m", ..."""

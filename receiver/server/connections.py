@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 from pydantic import Field, ValidationInfo, field_validator
 
-from receiver.config.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration, within
 from receiver.config.loader import StrictModel
 from receiver.metrics import Metrics
 
@@ -60,10 +60,7 @@ class ServerConfig(StrictModel):
     @field_validator("keepalive_timeout", "read_timeout")
     @classmethod
     def _timeout(cls, v: float, info: ValidationInfo) -> float:
-        if not _MIN_TIMEOUT <= v <= _MAX_TIMEOUT:
-            raise ValueError(f"{info.field_name} must be between 100ms and 1h "
-                             f"(got {format_duration(v)})")  # fmt: skip
-        return v
+        return within(v, "100ms", "1h", info.field_name or "", f"(got {format_duration(v)})")
 
 
 # ---- the file-descriptor budget (pure) ----

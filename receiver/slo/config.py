@@ -20,14 +20,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from receiver.config.durations import Duration, format_duration
+from receiver.config.durations import Duration, format_duration, within
 from receiver.config.loader import Issue, StrictModel
 from receiver.pipeline.matchers import Matcher, parse_matcher
 
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # A window shorter than the longest burn-rate window (6 h) makes no sense as an SLO.
-MIN_WINDOW_S = 6 * 3600.0
-MAX_WINDOW_S = 366 * 86400.0
+WINDOW_RANGE = ("6h", "366d")  # of a report: an SLO's own window or one asked for
 
 
 def _check_matcher(s: str) -> str:
@@ -55,9 +54,7 @@ class ServiceObjective(StrictModel):
     @field_validator("window")
     @classmethod
     def _window(cls, v: float) -> float:
-        if not MIN_WINDOW_S <= v <= MAX_WINDOW_S:
-            raise ValueError("window must be between 6h and 366d (e.g. 30d)")
-        return v
+        return within(v, *WINDOW_RANGE, "window", "(e.g. 30d)")
 
     def parsed(self) -> tuple[Matcher, ...]:
         return tuple(parse_matcher(m) for m in self.matchers)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from receiver.config.durations import Duration
+from receiver.config.durations import Duration, within
 from receiver.config.loader import StrictModel, exactly_one, read_secret_file
 from receiver.store import keys as K
 
@@ -30,9 +30,7 @@ class DurabilityConfig(StrictModel):
     @classmethod
     def _timeout(cls, v: float) -> float:
         # WAIT 0 blocks forever: a stuck replica must become a 503, not a hung webhook.
-        if not 0.01 <= v <= 60.0:
-            raise ValueError("timeout must be between 10ms and 60s")
-        return v
+        return within(v, "10ms", "60s", "timeout")
 
     @model_validator(mode="after")
     def _replicas_fsync(self) -> DurabilityConfig:
@@ -91,9 +89,7 @@ class RedisConfig(StrictModel):
                 "(no url, sentinels or cluster): remove it"
             )
         # Below a second the backoff (0.2 s, doubling) leaves room for one attempt at most.
-        if not 1.0 <= v <= 86400.0:
-            raise ValueError("embedded_restart_timeout must be between 1s and 1d")
-        return v
+        return within(v, "1s", "1d", "embedded_restart_timeout")
 
     @model_validator(mode="after")
     def _mode(self) -> RedisConfig:

@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from receiver.api.tokens import Scope
-from receiver.config.durations import Duration
+from receiver.config.durations import Duration, within
 from receiver.config.loader import (
     StrictModel,
     exactly_one,
@@ -76,9 +76,7 @@ class LoginLimit(StrictModel):
     @field_validator("window", "block")
     @classmethod
     def _span(cls, v: float) -> float:
-        if not 1 <= v <= 86400:
-            raise ValueError("must be between 1s and 1d")
-        return v
+        return within(v, "1s", "1d")
 
     @property
     def free(self) -> int:
@@ -99,9 +97,7 @@ class ConsoleConfig(StrictModel):
     @field_validator("session_ttl")
     @classmethod
     def _ttl(cls, v: float) -> float:
-        if not 300 <= v <= 30 * 86400:
-            raise ValueError("session_ttl must be between 5m and 30d")
-        return v
+        return within(v, "5m", "30d", "session_ttl")
 
     @field_validator("session_secret")
     @classmethod

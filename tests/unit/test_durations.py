@@ -1,7 +1,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from receiver.config.durations import Duration, format_duration, parse_duration
+from receiver.config.durations import Duration, format_duration, parse_duration, within
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,20 @@ def test_duration_annotated_type_in_pydantic() -> None:
     assert _Cfg.model_validate({"repeat_interval": 30}).repeat_interval == 30.0
     with pytest.raises(ValidationError, match="not a valid duration"):
         _Cfg.model_validate({"repeat_interval": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [(59.999, False), (60, True), (3600, True), (30 * 86400, True), (30 * 86400 + 0.001, False)],
+)
+def test_within_keeps_the_bounds_inclusive(value: float, ok: bool) -> None:
+    if ok:
+        assert within(value, "1m", "30d", "ttl") == value
+    else:
+        with pytest.raises(ValueError, match=r"^ttl must be between 1m and 30d \(got it\)$"):
+            within(value, "1m", "30d", "ttl", "(got it)")
+
+
+def test_within_without_a_name_says_only_the_range() -> None:
+    with pytest.raises(ValueError, match=r"^must be between 1s and 1d$"):
+        within(0, "1s", "1d")
