@@ -8,24 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from receiver.config.loader import Issue, Loc, StrictModel, exactly_one, read_secret_file
+from receiver.config.loader import Issue, Loc, SecretHolder, StrictModel, read_secret_file
 
 MiB = 1024 * 1024
 
 
-class BasicUser(StrictModel):
+class BasicUser(SecretHolder):
+    secret_field = "password"
     username: str
     password: str | None = None
     password_file: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> BasicUser:
-        exactly_one(self, "password", "password_file")
-        return self
-
-    def secret(self) -> str:
-        """The password (read from its file when given so; ValueError if unreadable)."""
-        return read_secret_file(self.password_file) if self.password_file else self.password or ""
 
 
 class AuthConfig(StrictModel):

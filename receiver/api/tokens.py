@@ -18,9 +18,9 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from receiver.config.loader import StrictModel, exactly_one, read_secret_file
+from receiver.config.loader import SecretHolder
 
 # `openssl rand -hex 32` gives 64; 16 characters is the least we take.
 MIN_TOKEN_CHARS = 16
@@ -42,23 +42,15 @@ class Scope(enum.StrEnum):
         return frozenset({Scope.READ, self})
 
 
-class ApiToken(StrictModel):
+class ApiToken(SecretHolder):
     """One `api_tokens` entry: a name for the logs, the token (inline or from a file), and
     its scopes. The file is read when the service builds its tables, not when parsed."""
 
+    secret_field = "token"
     name: str = Field(pattern=NAME_PATTERN)
     token: str | None = None
     token_file: str | None = None
     scopes: list[Scope] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _one(self) -> ApiToken:
-        exactly_one(self, "token", "token_file")
-        return self
-
-    def secret(self) -> str:
-        """The token (read from its file when given so; ValueError if unreadable)."""
-        return read_secret_file(self.token_file) if self.token_file else self.token or ""
 
 
 def token_problems(tokens: Sequence[ApiToken], webhook: Sequence[str]) -> list[tuple[int, str]]:

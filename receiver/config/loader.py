@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 # A config location (a pydantic error location): ("route", "routes", 0, "receivers", 1).
 Loc = tuple[str | int, ...]
@@ -31,6 +31,23 @@ class StrictModel(BaseModel):
     disable a setting)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SecretHolder(StrictModel):
+    """A section holding one secret, given as `<secret_field>` inline or as
+    `<secret_field>_file` (never both, one of them required)."""
+
+    secret_field: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Self:
+        exactly_one(self, self.secret_field, self.secret_field + "_file")
+        return self
+
+    def secret(self) -> str:
+        """The secret (read from its file when given so; ValueError if unreadable)."""
+        path = getattr(self, self.secret_field + "_file")
+        return read_secret_file(path) if path else getattr(self, self.secret_field) or ""
 
 
 @dataclass(frozen=True)
