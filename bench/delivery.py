@@ -15,6 +15,10 @@ processes on that Redis with `rate: none` and no storm folding. Figures:
   posted as fast as the intake takes it (100-alert bodies), and the notifications/s the
   workers deliver while the backlog drains (from the first arrival to the last).
 - `email`: the same with one SMTP receiver only.
+- `chat`: the same with the four chat channels of their own packages (Teams, Discord,
+  Mattermost, Telegram: one receiver each), and each chat stand-in's own ceiling in this run
+  (a trivial client sending it the request the channel sends, 64 in flight): per channel
+  the notifications/s the workers deliver and its ratio to that stand-in's ceiling.
 - `latency at R alerts/s`: two receivers, the same three destinations, 1-alert bodies at R
   alerts/s (open loop, alternately to each receiver) for --duration s: accepted→delivered
   p50 / p99 / max over all notifications, from the webhook's send to its arrival.
@@ -56,7 +60,8 @@ BENCH = ROOT / "bench"
 TARGET_RATE = 1_000  # notifications/s per process (PagerDuty + Slack + webhook)
 TARGET_P99_S = 1.0  # at 200 alerts/s x 3 destinations on two replicas
 DESTS = ("pd", "chat", "hook")
-STAGES = ("ceiling", "sustained", "email", "latency")
+CHATS = ("teams", "discord", "mattermost", "telegram")  # bench/vendors.py "chats"
+STAGES = ("ceiling", "sustained", "email", "chat", "latency")
 
 
 def labels(run: str, i: int) -> dict[str, str]:
@@ -82,6 +87,7 @@ def receivers(v: dict[str, Any], dests: tuple[str, ...]) -> dict[str, Any]:
         "hook": {"type": "webhook", "url": v["webhook"]},
         "mail": {"type": "email", "host": "127.0.0.1", "port": v["smtp_port"], "tls": "none",
                  "from": "bench@example.com", "to": ["oncall@example.com"]},
+        **v["chats"],
     }  # fmt: skip
     return {d: {**all_[d], "rate": "none"} for d in dests}
 
@@ -215,7 +221,11 @@ async def sustained(url: str, log: ArrivalLog, run: str, alerts: int, dests: tup
     times = sorted(t for _, _, t in got)
     span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
     rate = len(got) / span if span else float("nan")
-    figures["mail" if "mail" in dests else "mix"] = rate
+    figures["mail" if "mail" in dests else "chat" if dests == CHATS else "mix"] = rate
+    if dests == CHATS:
+        for d in CHATS:  # each channel's own pace over its own arrivals
+            t = sorted(at for dest, _, at in got if dest == d)
+            figures[f"chat:{d}"] = len(t) / (t[-1] - t[0]) if len(t) > 1 else float("nan")
     line = (f"{label}: {len(got):,} notifications in {span:.1f} s = {rate:,.0f}/s per process "
             f"(intake of {alerts:,} alerts took {posted - started:.1f} s meanwhile)")  # fmt: skip
     out = [line]
@@ -330,6 +340,60 @@ async def ceiling(v: dict[str, Any], seconds: float, figures: dict[str, float]) 
             f"(4 SMTP connections)"]  # fmt: skip
 
 
+def chat_requests(v: dict[str, Any]) -> dict[str, tuple[str, bytes, dict[str, str]]]:
+    """Per chat channel, the request its notifier sends for a firing alert (built by the
+    channel's own message code from a sample notification)."""
+    from receiver.notifiers.discord.message import build_message as discord_message
+    from receiver.notifiers.mattermost.message import build_post
+    from receiver.notifiers.render import Renderer
+    from receiver.notifiers.samples import sample_notifications
+    from receiver.notifiers.teams.card import build_card
+    from receiver.notifiers.telegram.message import build_message as telegram_message
+
+    n, r, c = sample_notifications()[0], Renderer(), v["chats"]
+    js = {"Content-Type": "application/json"}
+    message, props = build_post(n, r, None)
+    text, _markup = telegram_message(n, r)
+    mm, tg = c["mattermost"], c["telegram"]
+    return {
+        "teams": (c["teams"]["webhook_url"], json.dumps(build_card(n, r)[1]).encode(), js),
+        "discord": (c["discord"]["webhook_url"] + "?wait=true",
+                    json.dumps(discord_message(n, r)).encode(), js),
+        "mattermost": (mm["url"] + "/api/v4/posts",
+                       json.dumps({"channel_id": mm["channel_id"], "message": message,
+                                   "props": props}).encode(),
+                       {**js, "Authorization": f"Bearer {mm['token']}"}),
+        "telegram": (f"{tg['api_url']}/bot{tg['token']}/sendMessage",
+                     json.dumps({"chat_id": tg["chat_id"], "text": text,
+                                 "parse_mode": "HTML"}).encode(), js),
+    }  # fmt: skip
+
+
+async def chat_ceiling(v: dict[str, Any], seconds: float, figures: dict[str, float]) -> list[str]:
+    """Each chat stand-in's own rate, same run: a trivial client, 64 requests in flight."""
+    out = []
+    conn = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        for name, (url, data, headers) in chat_requests(v).items():
+            done = 0
+
+            async def loop(until: float, url: str = url, data: bytes = data,
+                           headers: dict[str, str] = headers) -> None:  # fmt: skip
+                nonlocal done
+                while time.monotonic() < until:
+                    async with s.post(url, data=data, headers=headers) as r:
+                        await r.read()
+                        assert r.status < 300, (url, r.status, await r.text())
+                    done += 1
+
+            t0 = time.monotonic()
+            await asyncio.gather(*(loop(t0 + seconds) for _ in range(64)))
+            figures[f"chat_ceiling:{name}"] = done / (time.monotonic() - t0)
+    rates = ", ".join(f"{n} {figures[f'chat_ceiling:{n}']:,.0f}/s" for n in CHATS)
+    out.append(f"chat ceiling: each chat stand-in with a trivial client (64 in flight): {rates}")
+    return out
+
+
 def verdict(f: dict[str, float]) -> list[str]:
     """The targets against the figures of this run (absent figures are skipped)."""
     out = ["delivery summary:"]
@@ -342,6 +406,14 @@ def verdict(f: dict[str, float]) -> list[str]:
         ratio = (f" = {f['mail'] / f['mail_ceiling']:.2f}x the SMTP ceiling"
                  if "mail_ceiling" in f else "")  # fmt: skip
         out.append(f"  email only: {f['mail']:,.0f} mails/s per process{ratio} (no target)")
+    if "chat" in f:
+        per = ", ".join(
+            f"{d} {f[f'chat:{d}']:,.0f}/s = {f[f'chat:{d}'] / f[f'chat_ceiling:{d}']:.2f}x"
+            for d in CHATS if f"chat_ceiling:{d}" in f
+        )  # fmt: skip
+        out.append(f"  sustained Teams + Discord + Mattermost + Telegram: {f['chat']:,.0f} "
+                   f"notifications/s per process; per channel, against its stand-in's "
+                   f"ceiling: {per} (no target)")  # fmt: skip
     for key in sorted((k for k in f if k.startswith("p50@")), key=lambda k: float(k[4:])):
         r = key[4:]
         line = (f"  accepted->delivered at {r} alerts/s x 3, two replicas: "
@@ -380,10 +452,17 @@ def run(duration: float = 10.0, rates: tuple[float, ...] = (50, 200, 500),
                 got = asyncio.run(ceiling(v, min(duration, 5.0), figures))
                 print(*got, sep="\n", flush=True)
                 lines += got
+            if "chat" in stages:
+                print("bench: delivery: chat ceiling", flush=True)
+                got = asyncio.run(chat_ceiling(v, min(duration, 3.0), figures))
+                print(*got, sep="\n", flush=True)
+                lines += got
             plan: list[tuple[str, tuple[str, ...], int, Any]] = [
                 *([("sustained (PagerDuty + Slack + webhook)", DESTS, 1, None)]
                   if "sustained" in stages else []),
                 *([("email only", ("mail",), 1, None)] if "email" in stages else []),
+                *([("chat (Teams + Discord + Mattermost + Telegram)", CHATS, 1, None)]
+                  if "chat" in stages else []),
                 *((f"latency {r:g}", DESTS, 2, r) for r in rates if "latency" in stages),
             ]  # fmt: skip
             for k, (label, dests, count, rate) in enumerate(plan):

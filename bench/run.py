@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py --only escalation   1,000 ladders on time (bench/escalation.py)
     .venv/bin/python bench/run.py --only console      console list, 10,000 alerts (bench/console.py)
     .venv/bin/python bench/run.py --only delivery     delivery rate and latency (bench/delivery.py)
+    .venv/bin/python bench/run.py --only people       2xx -> a paged push (bench/people.py)
     .venv/bin/python bench/run.py --only chaos        issue #14's fault run (bench/chaos.py)
     .venv/bin/python bench/run.py --only calendar     feeds vs /health/live (bench/calendar_feed.py)
     .venv/bin/python bench/run.py --only durability   redis.durability's cost (bench/durability.py)
@@ -41,6 +42,7 @@ import delivery
 import durability
 import escalation
 import large_body
+import people
 import reads
 from harness import (
     BENCH,
@@ -94,6 +96,7 @@ def stages(args: argparse.Namespace, duration: float) -> list[tuple[str, Stage]]
         ("console", Stage(lambda: console.run(receiver=rx))),  # 10,000 firing alerts
         ("large", Stage(lambda: large_body.run(notify=args.notify, receiver=rx))),
         ("delivery", Stage(lambda: delivery.run(duration=short, receiver=rx), echo=False)),
+        ("people", Stage(lambda: people.run(duration=short, receiver=rx))),  # issue 23's
         ("chaos", Stage(lambda: chaos.run(receiver=rx), before=chaos_note)),  # issue #14's
         ("calendar", Stage(lambda: calendar_feed.run(duration=short, receiver=rx))),
         ("durability", Stage(lambda: durability.run(duration=duration, receiver=rx))),
@@ -121,6 +124,7 @@ def main() -> int:
             "large",
             "escalation",
             "delivery",
+            "people",
             "console",
             "chaos",
             "calendar",

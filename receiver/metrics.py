@@ -122,6 +122,25 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("escalation_lateness", H, "escalation_step_lateness_seconds",
           "How long after its due time an escalation step fired.",
           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60)),
+    # People's notification rules (receiver/people).
+    _Spec("person_notifications", C, "person_notifications_total",
+          "People's notification rules, by contact method (push, email) and outcome: sent "
+          "(its job queued), unreachable (no receiver carries it any more), cancelled (an "
+          "ack or the resolve came first).",
+          ("via", "outcome")),
+    _Spec("person_time_to_ack", H, "person_time_to_acknowledge_seconds",
+          "From when a person was paged to the alert's acknowledgement, by person.",
+          ("person",), (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)),
+    # SMS and voice providers' callbacks (receiver/api/sms.py, receiver/api/voice.py).
+    _Spec("phone_callbacks", C, "phone_callbacks_total",
+          "Provider callbacks by receiver and outcome: forged (bad signature), replayed, "
+          "text_<what an inbound text did> (text_acked, text_unknown_code, text_stop, …), "
+          "key_<what a keypad press did>.",
+          ("receiver", "outcome")),
+    _Spec("phone_status", C, "phone_delivery_status_total",
+          "Delivery status callbacks by provider receiver and status (delivered, failed, "
+          "undelivered, no-answer, busy, completed, machine, …).",
+          ("receiver", "status")),
     # Service SLOs (receiver/slo): figures over each service's window, computed from the
     # intervals in the shared Redis (the same on every replica: aggregate with max).
     # Up and down time are sums over a sliding window: they fall as old downtime leaves
@@ -159,6 +178,19 @@ _SPECS: tuple[_Spec, ...] = (
           "Console logins refused unjudged after repeated failures, by the limit that "
           "refused them (address, overall).",
           ("limit",)),
+    # Maintenance windows (receiver/maintenance).
+    _Spec("maintenance_active", G, "maintenance_active",
+          "Whether an occurrence of the maintenance window is in force now (1) or not (0).",
+          ("window",)),
+    _Spec("maintenance_muted", C, "maintenance_muted_total",
+          "Alert arrivals decided inside a maintenance window (repeats included), by "
+          "window and mode (mute: nobody told; digest: sent to the window's digest).",
+          ("window", "mode")),
+    _Spec("maintenance_released", C, "maintenance_released_total",
+          "Alerts a maintenance window's end looked at, by window and outcome: notified "
+          "(still firing: told once), resolved (fired and resolved inside: counted, not "
+          "told), moved (into another window still in force).",
+          ("window", "outcome")),
 )  # fmt: skip
 del C, G, H
 
@@ -206,6 +238,10 @@ class Metrics:
     time_to_ack: Histogram
     escalation_steps: Counter
     escalation_lateness: Histogram
+    person_notifications: Counter
+    person_time_to_ack: Histogram
+    phone_callbacks: Counter
+    phone_status: Counter
     slo_window_uptime: Gauge
     slo_window_downtime: Gauge
     error_budget: Gauge
@@ -217,6 +253,9 @@ class Metrics:
     heartbeat_missing: Gauge
     login_failures: Counter
     login_refused: Counter
+    maintenance_active: Gauge
+    maintenance_muted: Counter
+    maintenance_released: Counter
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}

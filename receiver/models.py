@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -53,6 +54,12 @@ class Status(enum.StrEnum):
 # The vocabularies in their order (listings, indexes): plain strings.
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+
+
+# How an ack was made (recorded, shown, a metric label): the API, the CLI, a chat button, a
+# signed link shown in an email or a chat message, the console, a push action.
+VIAS: tuple[str, ...] = ("api", "cli", "slack", "email", "console", "mattermost", "push",
+                         "telegram", "teams", "discord", "sms", "voice")  # fmt: skip
 
 
 class Verdict(enum.StrEnum):
@@ -153,10 +160,46 @@ class Reason(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     UNACKNOWLEDGED = "unacknowledged"
     ESCALATED = "escalated"
+    # A maintenance window (receiver/maintenance): muted while it lasts, and the one
+    # notification of an alert still firing when it ends.
+    MAINTENANCE = "maintenance"
+    MAINTENANCE_ENDED = "maintenance_ended"
 
     @property
     def notifies(self) -> bool:
-        return self in (Reason.NEW, Reason.RESOLVED, Reason.REPEAT)
+        return self in (Reason.NEW, Reason.RESOLVED, Reason.REPEAT, Reason.MAINTENANCE_ENDED)
+
+
+@dataclass(frozen=True)
+class MaintenanceMark:
+    """The maintenance window occurrence an alert is in, as the intake writes it
+    (receiver/maintenance/gate.py makes it): the occurrence id (`window|start_ms`), the
+    marker kept on the alert's state record (`id;until_ms;name`), how long the
+    occurrence's muted set is kept (ms), and the digest it sends to instead (or None)."""
+
+    occurrence: str
+    marker: str
+    ttl_ms: int
+    digest: str | None = None
+
+
+def maintenance_marker(occurrence: str, until_ms: int, name: str) -> str:
+    """The state record's `maint` field (MaintenanceMark.marker)."""
+    return f"{occurrence};{until_ms};{name}"
+
+
+def maintenance_view(raw: str | None) -> dict[str, str] | None:
+    """How the API and the console show a `maint` field: the window, until when (RFC
+    3339), and the line "in maintenance: <window> until <time>"; None if none."""
+    if not raw:
+        return None
+    _occ, _, rest = raw.partition(";")
+    until, _, name = rest.partition(";")
+    try:
+        at = datetime.fromtimestamp(int(until) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return {"window": name, "until": at, "text": f"in maintenance: {name} until {at}"}
 
 
 class AckInfo(BaseModel):
@@ -186,6 +229,16 @@ class EscalationInfo(BaseModel):
     unanswered: list[str] = Field(default_factory=list)  # people notified earlier, no ack
     since_ms: int = 0  # when the ladder started (the first step)
     after_ms: int = 0  # when this step came due, counted from since_ms
+
+
+class PersonPage(BaseModel):
+    """Set on a job a person's notification rule made (receiver/people): whom it pages and
+    the signed links its push actions carry ("" when none)."""
+
+    name: str
+    rule: int = 0  # the rule's index in the person's notify list
+    ack_url: str = ""  # POST acknowledges as this person (receiver/ack/push.py)
+    open_url: str = ""  # the alert's console page
 
 
 class Notification(BaseModel):
@@ -218,6 +271,8 @@ class Notification(BaseModel):
     # The key of the notification this one follows up (the escalation step whose resolve
     # this is): an email threads under that mail.
     thread_key: str = ""
+    # Set on a person's notification rule's job (receiver/people/runner.py).
+    person: PersonPage | None = None
 
     @field_validator("recipients", mode="before")
     @classmethod

@@ -29,7 +29,7 @@ from receiver.config.loader import (
     secret_file_problems,
     strong_secret,
 )
-from receiver.models import AckInfo, ack_active
+from receiver.models import VIAS, AckInfo, ack_active
 from receiver.signing import Seal, TokenError, TokenErrorKind
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SEAL = Seal("v1", b"alert-receiver ack link v1\n", "link", "not an acknowledgement link")
 MAX_TOKEN = SEAL.max_len
 MAX_FIELD = 256  # fingerprint / startsAt length bound
+EMAIL = "email"  # the via of a link in an email or a digest (and of any token without one)
 # The refusals of signing.py, under the names the link code has always used.
 LinkErrorKind = TokenErrorKind
 LinkError = TokenError
@@ -50,11 +51,15 @@ class LinkClaim:
     fingerprint: str
     starts_at: str
     expires_s: int
+    via: str = EMAIL  # where the link was shown: the ack is recorded as made there
 
 
-def sign(fp: str, starts_at: str, expires_s: int, secret: str) -> str:
-    """A token for `fp`'s episode `starts_at`, valid until `expires_s` (Unix seconds)."""
-    return SEAL.sign([fp, starts_at, int(expires_s)], secret)
+def sign(fp: str, starts_at: str, expires_s: int, secret: str, via: str = EMAIL) -> str:
+    """A token for `fp`'s episode `starts_at`, valid until `expires_s` (Unix seconds),
+    shown `via` a channel (an email's token has no via: the links sent before vias
+    were told apart stay valid)."""
+    fields: list[object] = [fp, starts_at, int(expires_s)]
+    return SEAL.sign(fields if via == EMAIL else [*fields, via], secret)
 
 
 def verify(token: str, secrets: Sequence[str], now: float) -> LinkClaim | LinkError:
@@ -62,13 +67,15 @@ def verify(token: str, secrets: Sequence[str], now: float) -> LinkClaim | LinkEr
     opened = SEAL.open(token, secrets, _well_formed)
     if isinstance(opened, TokenError):
         return opened
-    fp, starts_at, expires_s = opened.fields
+    fp, starts_at, expires_s, *via = opened.fields
     if now >= expires_s:
         return LinkError(LinkErrorKind.EXPIRED, "the link has expired")
-    return LinkClaim(fp, starts_at, expires_s)
+    return LinkClaim(fp, starts_at, expires_s, via[0] if via else EMAIL)
 
 
 def _well_formed(fields: list[Any]) -> bool:
+    if len(fields) == 4 and fields[3] in VIAS and fields[3] != EMAIL:
+        fields = fields[:3]
     if len(fields) != 3:
         return False
     fp, starts_at, expires_s = fields
@@ -165,9 +172,10 @@ class LinkMaker:
             log.error("ack links disabled: %s", e)
             self._secret = ""
 
-    def url(self, fp: str, starts_at: str) -> str:
-        """The link acknowledging `fp`'s episode `starts_at`; "" when links are unusable."""
+    def url(self, fp: str, starts_at: str, via: str = EMAIL) -> str:
+        """The link acknowledging `fp`'s episode `starts_at`, shown `via` a channel; ""
+        when links are unusable."""
         if not self._secret or not fp:
             return ""
-        token = sign(fp, starts_at, int(self.clock() + self.ttl), self._secret)
+        token = sign(fp, starts_at, int(self.clock() + self.ttl), self._secret, via)
         return f"{self.base_url}/ack/{token}"

@@ -26,6 +26,7 @@ import orjson
 from receiver.metrics import Metrics
 from receiver.models import (
     SEVERITIES,
+    VIAS,
     AckInfo,
     AlertSnapshot,
     Notification,
@@ -37,7 +38,6 @@ from receiver.store.keys import Keys
 from receiver.text import TextError, check_comment, check_name
 
 log = logging.getLogger("receiver.ack")
-VIAS = ("api", "cli", "slack", "email", "console")
 # Who and comment are shown in Slack, email and the console: bounded.
 MAX_BY = 128
 MAX_COMMENT = 1000

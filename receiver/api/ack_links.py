@@ -41,8 +41,8 @@ from receiver.text import TextError, check_comment, check_name
 log = logging.getLogger("receiver.ack_links")
 
 MAX_FORM = 16 * 1024
-MAX_NAME = 100  # with the " (email link)" suffix, within the service's MAX_BY (128)
-ANONYMOUS = "anonymous (email link)"
+MAX_NAME = 100  # with the " (<via> link)" suffix, within the service's MAX_BY (128)
+ANONYMOUS = "anonymous"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -237,7 +237,8 @@ def _alertname(rec: Mapping[str, Any] | None) -> str:
 
 
 async def ack_from_link(request: web.Request) -> web.Response:
-    """The form's POST: ack the link's episode via "email"."""
+    """The form's POST: ack the link's episode via where the link was shown ("email",
+    or the chat channel whose message carried it)."""
     claim = _claim(request)
     if isinstance(claim, web.Response):
         return claim
@@ -251,13 +252,13 @@ async def ack_from_link(request: web.Request) -> web.Response:
             "Not accepted",
             "Acknowledge from the link's own page. Nothing was acknowledged.",
         )
-    form = await _form(request)
+    form = await _form(request, claim.via)
     if isinstance(form, web.Response):
         return form
     by, comment = form
     try:
         result = await request.app[SERVICES].acks.ack(
-            claim.fingerprint, by, "email", comment, starts_at=claim.starts_at
+            claim.fingerprint, by, claim.via, comment, starts_at=claim.starts_at
         )
     except RedisError:
         return _unavailable(request)
@@ -285,7 +286,7 @@ async def ack_from_link(request: web.Request) -> web.Response:
     )
 
 
-async def _form(request: web.Request) -> tuple[str, str] | web.Response:
+async def _form(request: web.Request, via: str) -> tuple[str, str] | web.Response:
     """(by, comment) from the confirmation form, or the page refusing it."""
     if request.content_type != "application/x-www-form-urlencoded":
         return _result(
@@ -312,8 +313,8 @@ async def _form(request: web.Request) -> tuple[str, str] | web.Response:
         comment = check_comment((fields.get("comment") or [""])[0].strip(), "comment", MAX_COMMENT)
     except TextError as e:
         return _result(request, 400, "Not accepted", f"Nothing was acknowledged: {e}.")
-    by = f"{name} (email link)" if name else ANONYMOUS
-    problem = check_text(by, comment, "email")
+    by = f"{name or ANONYMOUS} ({via} link)"
+    problem = check_text(by, comment, via)
     if problem is not None:
         return _result(request, 400, "Not accepted", f"Nothing was acknowledged: {problem}.")
     return by, comment

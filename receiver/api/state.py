@@ -14,6 +14,7 @@ from receiver.api.auth import Credentials
 from receiver.api.tokens import Access
 from receiver.digest.store import DigestStore
 from receiver.heartbeat.checker import HeartbeatChecker
+from receiver.maintenance import Maintenance
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
 from receiver.pipeline.entries import IntakeResult
@@ -70,6 +71,7 @@ class Services:
     acks: Acks
     slo: SloStore  # service SLO intervals and figures
     heartbeats: HeartbeatChecker  # run by delivery_ctx with the workers; read by the API
+    maintenance: Maintenance  # windows: the store and the gate the intake asks
 
 
 STATE = web.AppKey("state", AppState)

@@ -2,8 +2,8 @@
 operate it from a shell. `--config` and `--data-dir` go before or after the command.
 
 One module per command group (serve, check, send_test, routes, ack, dlq, digest, oncall,
-slo), each adding its subparsers; what they share is in common; the one parser and its
-dispatch are here."""
+slo, people, maintenance), each adding its subparsers; what they share is in common; the
+one parser and its dispatch are here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from receiver import __version__
-from receiver.cli import ack, check, digest, dlq, oncall, routes, send_test, serve, slo
+from receiver.cli import (
+    ack,
+    check,
+    digest,
+    dlq,
+    importer,
+    maintenance,
+    oncall,
+    people,
+    routes,
+    send_test,
+    serve,
+    slo,
+)
 from receiver.cli.common import check_global_options, global_options, load_or_exit
 from receiver.server.settings import Settings
 
@@ -46,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     oncall.add_parser(sub, on_settings(oncall.run))
     digest.add_parser(sub, on_settings(digest.run))
     slo.add_parser(sub, on_settings(slo.run))
+    people.add_parser(sub, on_settings(people.run))
+    maintenance.add_parser(sub, on_settings(maintenance.run))
+    importer.add_parser(sub, importer.run)  # reads another tool, not the config
     return p
 
 

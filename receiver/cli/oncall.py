@@ -14,9 +14,11 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from receiver.cli.common import command_group, global_options, printable_data, say, with_store
+from receiver.cli.importer import load_overrides
 from receiver.oncall import view
 from receiver.oncall.overrides import OverrideError, Request, build_override, parse_time
 from receiver.oncall.store import OverrideStore
@@ -99,10 +101,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         return _fail(f"no override {args.id} in rotation {args.rotation}")
 
+    async def load(store: OverrideStore) -> int:
+        return await load_overrides(store, config, args.file, args.by or _user())
+
     if args.oncall_command == "who":
         fn = who
     else:
-        fn = {"add": add, "list": listing, "remove": remove}[args.override_command]
+        fn = {"add": add, "list": listing, "remove": remove, "load": load}[args.override_command]
 
     def make(redis: Any, keys: Keys) -> OverrideStore:
         return OverrideStore(redis, keys, time.time)
@@ -136,3 +141,7 @@ def add_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> None:
     rm = vsub.add_parser("remove", parents=[common], help="delete one override")
     rm.add_argument("rotation")
     rm.add_argument("id")
+    ld = vsub.add_parser("load", parents=[common],
+                         help="store the overrides `alert-receiver import` wrote")  # fmt: skip
+    ld.add_argument("file", type=Path, help="OUT.overrides.json of an import")
+    ld.add_argument("--by", help="recorded as created_by (default cli:<login name>)")

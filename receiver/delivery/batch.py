@@ -89,11 +89,16 @@ class Settler:
 
 def settle_request(keys: Keys, entry_id: str, now_ms: int, verdict: Verdict, destination: str,
                    fingerprint: str, *, state_json: str, ttl: int, job: str, due_ms: int,
-                   score: int, error: tuple[str, str], circuit: list[Any]) -> Settle:  # fmt: skip
-    """settle.lua's KEYS and ARGV for one job (the layout is described in the script)."""
+                   score: int, error: tuple[str, str], circuit: list[Any],
+                   state_field: str = "") -> Settle:  # fmt: skip
+    """settle.lua's KEYS and ARGV for one job (the layout is described in the script).
+    `state_field`: where the notifier's state is kept, the job's record field (a job to
+    recipients of its own, a person's direct message, keeps its own); the destination
+    by default."""
     return Settle(
         [keys.outbox, keys.delayed, keys.dead, keys.delivery(fingerprint),
          keys.circuit(destination), keys.parked(destination)],
-        [OUTBOX_GROUP, entry_id, now_ms, verdict, destination, state_json, ttl, job, due_ms,
+        [OUTBOX_GROUP, entry_id, now_ms, verdict, state_field or destination, state_json, ttl,
+         job, due_ms,
          score, circuit[0], error[0], error[1], *circuit[1:]],
     )  # fmt: skip

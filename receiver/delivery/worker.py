@@ -283,6 +283,8 @@ class Worker(Periodic):
             self.keys, entry_id, int(self.clock() * 1000), verdict, dest, fp,
             state_json=state_json, ttl=ttl, job=job, due_ms=due_ms,
             score=park_score(n) if n is not None else 0, error=error, circuit=circuit,
+            # Read back by the job's record field (RecordReader): kept under it too.
+            state_field=record_field(n.destination, n.recipients) if n is not None else "",
         )  # fmt: skip
 
         async def settle() -> str:

@@ -32,6 +32,7 @@ class Entry:
     last_seen: str
     links: list[tuple[str, str]] = field(default_factory=list)
     ack_url: str = ""  # a signed ack link for a firing alert, when ack.links is configured
+    maintenance: str = ""  # "in maintenance: <window> until …" while a window holds it
 
     @property
     def firing(self) -> bool:
@@ -127,6 +128,9 @@ def _entry(
             if ack_url is not None and status == "firing" and ack_in_force(rec, now_ms) is None
             else ""
         ),
+        maintenance=str((rec.get("maintenance") or {}).get("text", ""))
+        if status == "firing"
+        else "",
     )
 
 

@@ -41,6 +41,8 @@ class Step(StrictModel):
     rotations: list[str] = Field(default_factory=list)
     # Addresses mailed through the policy's email_receiver (a manager, a director).
     emails: list[str] = Field(default_factory=list)
+    # People of the `people` section, paged: their notification rules run (receiver/people).
+    people: list[str] = Field(default_factory=list)
 
     @field_validator("emails")
     @classmethod
@@ -52,8 +54,10 @@ class Step(StrictModel):
 
     @model_validator(mode="after")
     def _someone(self) -> Step:
-        if not self.receivers and not self.rotations and not self.emails:
-            raise ValueError("a step notifies someone: give receivers, rotations and/or emails")
+        if not self.receivers and not self.rotations and not self.emails and not self.people:
+            raise ValueError(
+                "a step notifies someone: give receivers, rotations, emails and/or people"
+            )
         return self
 
 
@@ -138,7 +142,9 @@ def escalation_issues(
                         (*sloc, "rotations", j),
                         (f'undefined rotation "{rname}" (defined: {rotations})'),
                     )
-                elif p.email_receiver is None and any(m.receiver is None for m in rot.members):
+                elif p.email_receiver is None and any(
+                    m.receiver is None and m.person is None for m in rot.members
+                ):
                     yield (
                         (*sloc, "rotations", j),
                         (

@@ -8,7 +8,7 @@ or an expired ack fire one after another, in order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from receiver.escalation.config import EscalationPolicy, Step
 from receiver.oncall.config import Member
@@ -80,6 +80,8 @@ class StepPlan:
     dests: list[tuple[str, tuple[str, ...]]]  # (destination, recipients; () = its own)
     to: list[str]  # the step's log: receivers and people
     people: list[str]  # who was paged: "alice (primary)", or an address given directly
+    # People of the `people` section paged: their notification rules start (receiver/people).
+    page: list[str] = field(default_factory=list)
 
 
 def plan_step(
@@ -91,12 +93,15 @@ def plan_step(
     count as the people paged."""
     dests: dict[tuple[str, tuple[str, ...]], None] = {(r, ()): None for r in step.receivers}
     people: list[str] = []
+    page: dict[str, None] = {}
     for rotation in step.rotations:
         member = on_call.get(rotation)
         if member is None:
             continue
         people.append(f"{member.name} ({rotation})")
-        if member.receiver is not None:
+        if member.person is not None:  # their own rules reach them
+            page[member.person] = None
+        elif member.receiver is not None:
             dests[(member.receiver, ())] = None
         elif policy.email_receiver is not None:
             dests[(policy.email_receiver, (member.email,))] = None
@@ -104,4 +109,6 @@ def plan_step(
         people += step.emails
         for addr in step.emails:
             dests[(policy.email_receiver, (addr,))] = None
-    return StepPlan(list(dests), [*step.receivers, *people], people)
+    people += [p for p in step.people if p not in page]
+    page.update(dict.fromkeys(step.people))
+    return StepPlan(list(dests), [*step.receivers, *people], people, list(page))

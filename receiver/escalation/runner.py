@@ -48,6 +48,9 @@ from receiver.store import keys as K
 from receiver.store import scripts
 
 log = logging.getLogger("receiver.escalation")
+# (alert labels, ladder started ms, now ms) → the ladder's new start when a maintenance
+# window pauses it now (its clock moved by the time spent in the window), else None.
+LadderPause = Callable[[dict[str, str], int, int], int | None]
 BATCH = 200
 LEASE_S = 30.0
 
@@ -110,6 +113,8 @@ class EscalationRunner(Periodic):
         self._claims = itertools.count()
         self._claim = scripts.register(redis, "escalation_claim.lua")
         self._apply = scripts.register(redis, "escalation_apply.lua")
+        # Set by the wiring when maintenance windows exist (receiver/maintenance/gate.py).
+        self.paused: LadderPause | None = None
 
     async def step(self) -> None:
         while await self.tick() >= BATCH:
@@ -136,7 +141,8 @@ class EscalationRunner(Periodic):
         items = [await self._decide(c, now_ms) for c in rows]
         res: list[str] = orjson.loads(await self._apply(
             keys=[self.keys.escalation_due],
-            args=[self.keys.tag, now_ms, claim, K.THROTTLE_IDLE_TTL_MS, orjson.dumps(items)],
+            args=[self.keys.tag, now_ms, claim, K.THROTTLE_IDLE_TTL_MS, orjson.dumps(items),
+                  K.PERSON_CHAIN_TTL_MS],
         ))  # fmt: skip
         for c, item, outcome in zip(rows, items, res, strict=True):
             self._observe(c, item, outcome, now_ms)
@@ -145,7 +151,7 @@ class EscalationRunner(Periodic):
     async def _decide(self, c: Claimed, now_ms: int) -> dict[str, Any]:
         item: dict[str, Any] = {"fp": c.fp, "fired": c.fired, "episode": c.episode,
                                 "due": False, "reason": "", "jobs": [], "step": "",
-                                "told": c.told}  # fmt: skip
+                                "told": c.told, "people": []}  # fmt: skip
         policy = self.policies().get(c.policy)
         if policy is None:  # removed by a reload: nothing can run this ladder any more
             return {**item, "action": "stop", "reason": "policy_removed"}
@@ -154,13 +160,20 @@ class EscalationRunner(Periodic):
             return {**item, "action": "stop", "reason": d.reason}
         if isinstance(d, Wait):
             return {**item, "action": "wait", "due": d.until_ms}
+        labels = c.doc.get("labels", {})
+        started = self.paused(labels, c.started_ms, now_ms) if self.paused else None
+        if started is not None:  # in a maintenance window: the ladder's clock stops
+            return {**item, "action": "wait", "due": due_at(policy, d.index, started),
+                    "started": started}  # fmt: skip
         jobs, plan = await self._targets(policy, d, c, now_ms)
         more = d.index + 1 < policy.total
         # Who was paged and has not answered: people only (receivers are not people).
         told = ", ".join(dict.fromkeys([*filter(None, c.told.split(", ")), *plan.people]))
         step = orjson.dumps({"level": d.level, "round": d.round, "due": d.due_ms,
                              "at": now_ms, "to": plan.to}).decode()  # fmt: skip
+        # People of the `people` section paged: escalation_apply.lua starts their rules.
         return {**item, "action": "fire", "jobs": jobs, "step": step, "told": told,
+                "people": plan.page,
                 "due": due_at(policy, d.index + 1, c.started_ms) if more else False,
                 "reason": "" if more else "done"}  # fmt: skip
 

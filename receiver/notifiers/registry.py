@@ -13,13 +13,27 @@ import aiohttp
 from pydantic import Field
 
 from receiver.notifiers.base import ChannelBase, Notifier
+from receiver.notifiers.discord.config import DiscordConfig
+from receiver.notifiers.discord.notifier import DiscordNotifier
 from receiver.notifiers.email.config import EmailConfig
 from receiver.notifiers.email.notifier import EmailNotifier
 from receiver.notifiers.log import LogConfig, LogNotifier
+from receiver.notifiers.mattermost.config import MattermostConfig
+from receiver.notifiers.mattermost.notifier import MattermostNotifier
+from receiver.notifiers.ntfy.config import NtfyConfig
+from receiver.notifiers.ntfy.notifier import NtfyNotifier
 from receiver.notifiers.pagerduty import PagerDutyConfig, PagerDutyNotifier
 from receiver.notifiers.render import Renderer
 from receiver.notifiers.slack.config import SlackConfig
 from receiver.notifiers.slack.notifier import SlackNotifier
+from receiver.notifiers.teams.config import TeamsConfig
+from receiver.notifiers.teams.notifier import TeamsNotifier
+from receiver.notifiers.telegram.config import TelegramConfig
+from receiver.notifiers.telegram.notifier import TelegramNotifier
+from receiver.notifiers.twilio.config import TwilioConfig
+from receiver.notifiers.twilio.notifier import TwilioNotifier
+from receiver.notifiers.vonage.config import VonageConfig
+from receiver.notifiers.vonage.notifier import VonageNotifier
 from receiver.notifiers.webhook import WebhookConfig, WebhookNotifier
 
 
@@ -43,12 +57,30 @@ CHANNELS: dict[str, Channel] = {
     "email": Channel(EmailConfig, EmailNotifier),
     "webhook": Channel(WebhookConfig, WebhookNotifier),
     "log": Channel(LogConfig, LogNotifier),
+    "mattermost": Channel(MattermostConfig, MattermostNotifier),
+    "ntfy": Channel(NtfyConfig, NtfyNotifier),
+    "teams": Channel(TeamsConfig, TeamsNotifier),
+    "discord": Channel(DiscordConfig, DiscordNotifier),
+    "telegram": Channel(TelegramConfig, TelegramNotifier),
+    "twilio": Channel(TwilioConfig, TwilioNotifier),
+    "vonage": Channel(VonageConfig, VonageNotifier),
 }
 
 # The config's tagged union over the same models. Spelled out for the type checker;
 # tests/unit/notifiers/test_notifier_config.py checks that it lists exactly CHANNELS.
 ChannelConfig = Annotated[
-    PagerDutyConfig | SlackConfig | EmailConfig | WebhookConfig | LogConfig,
+    PagerDutyConfig
+    | SlackConfig
+    | EmailConfig
+    | WebhookConfig
+    | LogConfig
+    | NtfyConfig
+    | MattermostConfig
+    | TeamsConfig
+    | DiscordConfig
+    | TelegramConfig
+    | TwilioConfig
+    | VonageConfig,
     Field(discriminator="type"),
 ]
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from jinja2 import meta
@@ -192,7 +191,10 @@ def builtin_environment() -> jinja2.Environment:
 
 
 # (fingerprint, startsAt) → an ack link URL ("" when none can be made).
-AckUrl = Callable[[str, str], str]
+class AckUrl(Protocol):
+    """Makes the signed ack link of an alert's episode, shown `via` a channel."""
+
+    def __call__(self, fp: str, starts_at: str, via: str = ..., /) -> str: ...
 
 
 class Renderer:
@@ -225,19 +227,22 @@ class Renderer:
         """A one-line template (subject, title): newlines folded, cut to `limit`."""
         return self.bind(n, acked_by).render_line(name, limit)
 
-    def bind(self, n: Notification, acked_by: str = "") -> Bound:
-        """The templates of one message: its context is built once for all of them (it
-        was a quarter of the rendering time when built per template)."""
-        return Bound(self, template_context(n, acked_by, self.ack_link(n, acked_by)))
+    def bind(self, n: Notification, acked_by: str = "", via: str = "email") -> Bound:
+        """The templates of one message shown `via` a channel: its context is built once
+        for all of them (it was a quarter of the rendering time when built per template)."""
+        return Bound(self, template_context(n, acked_by, self.ack_link(n, acked_by, via)))
 
-    def ack_link(self, n: Notification, acked_by: str = "") -> str:
-        """The ack link for `n`: only for one firing, unacknowledged alert (not a storm
-        summary, a resolve or an ack's own update)."""
-        if self.ack_url is None or acked_by or n.ack is not None or n.summary_total > 0:
+    def ack_link(self, n: Notification, acked_by: str = "", via: str = "email") -> str:
+        """The ack link for `n` shown `via` a channel: only for one firing alert nobody
+        acknowledged (not a storm summary, a resolve or an ack's update), and again on an
+        unack's update (the alert can be acknowledged once more)."""
+        if self.ack_url is None or acked_by or n.summary_total > 0 or is_resolved(n):
             return ""
-        if is_resolved(n) or n.reason in (Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED):
-            return ""
-        return self.ack_url(n.alert.fingerprint, n.alert.startsAt)
+        if n.reason is not Reason.UNACKNOWLEDGED and (
+            n.ack is not None or n.reason is Reason.ACKNOWLEDGED
+        ):
+            return ""  # fmt: skip
+        return self.ack_url(n.alert.fingerprint, n.alert.startsAt, via)
 
     def render_with(self, name: str, ctx: dict[str, Any]) -> str:
         """Render one template with a context made by `template_context`."""

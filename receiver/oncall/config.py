@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -89,10 +90,13 @@ class Member(StrictModel):
     """A person in a rotation and where to reach them."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    email: str
+    email: str = ""  # required unless `person` is set
     slack: str | None = None  # a Slack user id (U…), for mentions
     pagerduty: str | None = None  # a PagerDuty user or escalation target
     receiver: str | None = None  # a receiver (from `receivers`) that reaches this person
+    # A person of the `people` section (a member given as `- alice`): paged, their
+    # notification rules run (receiver/people).
+    person: str | None = None
 
     @field_validator("email")
     @classmethod
@@ -101,20 +105,159 @@ class Member(StrictModel):
             raise ValueError(f"not an email address: {v!r}")
         return v
 
+    @model_validator(mode="after")
+    def _reachable(self) -> Member:
+        if not self.email and self.person is None:
+            raise ValueError("email is required (or name a person of `people`: `- alice`)")
+        return self
+
     def contact(self) -> dict[str, str]:
         """The member as JSON: name and the contact points that are set."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+def _bare_people(v: Any) -> Any:
+    # A bare name is a person of the `people` section (checked by people_issues).
+    if isinstance(v, list):
+        return [{"name": m, "person": m} if isinstance(m, str) else m for m in v]
+    return v
+
+
+def _days(v: Any) -> list[int]:
+    """ "mon-fri", "sat", ["mon", "wed-fri"] → weekday numbers (0 = Monday)."""
+    parts = [v] if isinstance(v, str) else v
+    if not isinstance(parts, list) or not parts:
+        raise ValueError('days: a day, a range ("mon-fri") or a list of them')
+    out: list[int] = []
+    for part in parts:
+        ends = str(part).strip().lower().split("-")
+        try:
+            lo, hi = (DAYS.index(e[:3]) for e in (ends[0], ends[-1]))
+        except ValueError:
+            raise ValueError(f"days: unknown day in {part!r} (mon … sun)") from None
+        if len(ends) > 2:
+            raise ValueError(f"days: {part!r} is not a day or a range")
+        out += [(lo + i) % 7 for i in range((hi - lo) % 7 + 1)]
+    return sorted(set(out))
+
+
+def _clock(v: Any, key: str) -> int:
+    """ "09:00" → minutes after midnight; "24:00" only as an end."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(v).strip())
+    if m is None or int(m[2]) > 59 or int(m[1]) > 24 or (int(m[1]) == 24 and int(m[2])):
+        raise ValueError(f'{key}: a time of day "HH:MM", got {v!r}')
+    minutes = int(m[1]) * 60 + int(m[2])
+    if minutes == 24 * 60 and key == "from":
+        raise ValueError('from: "24:00" is the end of a day (use "00:00")')
+    return minutes
+
+
+class Restriction(StrictModel):
+    """When a layer is active: on each of `days`, from `from` to `to` local time; a `to`
+    at or before `from` runs overnight into the next day (`from` = `to`: 24 hours)."""
+
+    days: list[int] = Field(default_factory=lambda: list(range(7)))
+    start: int = Field(0, alias="from")  # minutes after local midnight
+    end: int = Field(0, alias="to")
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _parse_days(cls, v: Any) -> list[int]:
+        return _days(v)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse_clock(cls, v: Any, info: Any) -> int:
+        key = "from" if info.field_name == "start" else "to"
+        return v if isinstance(v, int) else _clock(v, key)
+
+
+class Layer(StrictModel):
+    """One layer of a rotation: members take turns as in a rotation (hand-off 0 on or
+    after `start`), only within `restrictions` (none: always). Without `until` the layer
+    is on call for good, also before `start` (turns counted backwards, as a rotation's);
+    with `until` (local time), from its first hand-off until then."""
+
+    name: str = Field("", pattern=r"^[^\x00-\x1f\x7f]{0,64}$")
+    members: list[Member]
+    shift: Duration = float(WEEK_S)
+    handoff: str = "Mon 09:00"
+    start: date = DEFAULT_START
+    until: datetime | None = None
+    restrictions: list[Restriction] = Field(default_factory=list)
+
+    _bare = field_validator("members", mode="before")(_bare_people)
+
+    @field_validator("members")
+    @classmethod
+    def _some(cls, v: list[Member]) -> list[Member]:
+        if not v:
+            raise ValueError("a layer needs at least one member")
+        return v
+
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, v: str) -> str:
+        parse_handoff(v)
+        return v
+
+    @model_validator(mode="after")
+    def _shift(self) -> Layer:
+        weekly = parse_handoff(self.handoff).weekday is not None
+        if self.shift < 3600 or self.shift % 60 or (weekly and self.shift % WEEK_S):
+            raise ValueError(
+                "a layer's shift is at least 1h in whole minutes, and whole weeks when the "
+                f"handoff names a day; got {format_duration(self.shift)}"
+            )
+        return self
+
+    @property
+    def anchor(self) -> datetime:
+        """The layer's first hand-off (local wall time, naive), as Rotation.anchor."""
+        h = parse_handoff(self.handoff)
+        days = 0 if h.weekday is None else (h.weekday - self.start.weekday()) % 7
+        return datetime.combine(self.start + timedelta(days=days), h.at)
+
+
 class Rotation(StrictModel):
     """Members take turns, in order, for `shift` each; turns change at `handoff` local
-    time in `timezone`, counting from the first hand-off on or after `start`."""
+    time in `timezone`, counting from the first hand-off on or after `start`.
 
-    members: list[Member]
+    Or `layers` (instead of `members`, shift, handoff, start): the layers' combined
+    timeline (receiver/oncall/layers.py), a later layer winning where it is active;
+    `fallback` is on call where no layer is. `members` is then everyone in the layers."""
+
+    members: list[Member] = Field(default_factory=list)
     shift: Duration = float(WEEK_S)
     handoff: str = "Mon 09:00"
     timezone: str = "UTC"
     start: date = DEFAULT_START
+    layers: list[Layer] | None = None
+    fallback: Member | None = None
+
+    @field_validator("fallback", mode="before")
+    @classmethod
+    def _fallback(cls, v: Any) -> Any:
+        return {"name": v, "person": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _layered(self) -> Rotation:
+        if self.layers is None:
+            if not self.members:
+                raise ValueError("a rotation needs members (or layers)")
+            if self.fallback is not None:
+                raise ValueError("fallback is for rotations with layers")
+            return self
+        if self.members or not self.layers:
+            raise ValueError("give either members or layers (at least one), not both")
+        roster: dict[str, Member] = {}
+        fallback = [self.fallback] if self.fallback is not None else []
+        for m in [*(m for layer in self.layers for m in layer.members), *fallback]:
+            roster.setdefault(m.name, m)
+        self.members = list(roster.values())
+        return self
+
+    _people = field_validator("members", mode="before")(_bare_people)
 
     @field_validator("members")
     @classmethod
@@ -175,6 +318,32 @@ class Rotation(StrictModel):
         return next((m for m in self.members if m.name == name), None)
 
 
+def has_gaps(rotation: Rotation) -> bool:
+    """Whether some time of the week is outside every layer without `until` (those are
+    the ones on call for good; layers with `until` end)."""
+    if rotation.layers is None:
+        return False
+    covered = bytearray(7 * 1440)
+    for layer in rotation.layers:
+        if layer.until is None:
+            covered = bytearray(a | b for a, b in zip(covered, week_coverage(layer), strict=True))
+    return not all(covered)
+
+
+def week_coverage(layer: Layer) -> bytearray:
+    """The minutes of the week (local wall time, Monday 00:00 first) the layer's
+    restrictions let it be on call: 1 for each."""
+    if not layer.restrictions:
+        return bytearray(b"\x01" * 7 * 1440)
+    covered = bytearray(7 * 1440)
+    for r in layer.restrictions:
+        length = (r.end - r.start) % 1440 or 1440
+        for d in r.days:
+            for m in range(d * 1440 + r.start, d * 1440 + r.start + length):
+                covered[m % len(covered)] = 1
+    return covered
+
+
 class OncallConfig(StrictModel):
     rotations: dict[str, Rotation] = Field(default_factory=dict)
 
@@ -198,6 +367,14 @@ class OncallConfig(StrictModel):
         """Duplicate member names and receivers nothing defines (check-config refuses)."""
         defined = ", ".join(sorted(receivers)) or "none"
         for rname, rot in self.rotations.items():
+            if rot.fallback is None and has_gaps(rot):  # nobody on call pages nobody
+                yield (
+                    ("oncall", "rotations", rname, "layers"),
+                    (
+                        "the layers without `until` leave times of the week with nobody on "
+                        "call: cover them (restrictions) or name a `fallback`"
+                    ),
+                )
             seen: set[str] = set()
             for i, m in enumerate(rot.members):
                 loc: Loc = ("oncall", "rotations", rname, "members", i)

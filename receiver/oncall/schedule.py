@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from receiver.oncall import layers
 from receiver.oncall.config import Member, OncallConfig, Rotation
 
 # A guard on loops that walk shifts: no request lists more than this.
@@ -139,6 +140,8 @@ def _member_of(rotation: Rotation, o: Override,
 def _timeline(rotation: Rotation, lo: datetime, hi: datetime, overrides: Sequence[Override],
               people: OncallConfig | Mapping[str, Member] | None) -> list[Shift]:  # fmt: skip
     """[lo, hi) cut into shifts (the first and last clipped to lo and hi)."""
+    if rotation.layers is not None:
+        return _layered(rotation, lo, hi, overrides, people)
     cycle = Cycle(rotation)
     cuts = {lo, hi}
     n = cycle.index_at(lo)
@@ -172,6 +175,39 @@ def _timeline(rotation: Rotation, lo: datetime, hi: datetime, overrides: Sequenc
     return out
 
 
+# Who a gap shows when a rotation with layers has no `fallback` (check-config refuses
+# that): no contact, so nobody is paged, and the console says so.
+NOBODY = Member.model_construct(name="(nobody)", email="", slack=None, pagerduty=None,
+                                receiver=None, person=None)  # fmt: skip
+
+
+def _layered(rotation: Rotation, lo: datetime, hi: datetime, overrides: Sequence[Override],
+             people: OncallConfig | Mapping[str, Member] | None) -> list[Shift]:  # fmt: skip
+    """_timeline() of a rotation with layers: the layers' combined turns, overrides on top."""
+    turns = layers.timeline(rotation, lo, hi)
+    relevant = [o for o in overrides if o.start < hi and o.end > lo]
+    cuts = {lo, hi, *(x.start for x in turns)}
+    cuts |= {t for o in relevant for t in (o.start, o.end) if lo < t < hi}
+    points = sorted(cuts)
+    out: list[Shift] = []
+    k = 0
+    for (x, y), o in zip(pairwise(points), _winners(relevant, points[:-1]), strict=True):
+        while k + 1 < len(turns) and turns[k + 1].start <= x:
+            k += 1
+        if o is not None:
+            key: tuple[str, int | str] = ("override", o.id)
+            member = _member_of(rotation, o, people)
+        else:
+            turn = turns[k]
+            key = ("layer", f"{turn.layer}:{turn.n}:{iso(turn.start)}")
+            member = turn.member or rotation.fallback or NOBODY
+        if out and out[-1].key == key:
+            out[-1] = Shift(out[-1].start, y, member, o, key)
+        else:
+            out.append(Shift(x, y, member, o, key))
+    return out
+
+
 def who_is_on_call(
     rotation: Rotation,
     t: datetime,
@@ -183,11 +219,16 @@ def who_is_on_call(
     `people` resolves an override's `who` that is not in this rotation (a member of
     another one); a name found nowhere is a stand-in reached at the override's email.
     """
-    cycle = Cycle(rotation)
-    n = cycle.index_at(t)
+    if rotation.layers is not None:
+        turn = layers.turn_at(rotation, t)
+        base_lo, base_hi = turn.start, turn.end
+    else:
+        cycle = Cycle(rotation)
+        n = cycle.index_at(t)
+        base_lo, base_hi = cycle.boundary(n), cycle.boundary(n + 1)
     covering = [o for o in overrides if o.covers(t)]
-    lo = min([cycle.boundary(n), *(o.start for o in covering)])
-    hi = max([cycle.boundary(n + 1), *(o.end for o in covering)])
+    lo = min([base_lo, *(o.start for o in covering)])
+    hi = max([base_hi, *(o.end for o in covering)])
     # Within [lo, hi) lies the whole shift holding t: its base shift and every override
     # that could be winning at t.
     return next(s for s in _timeline(rotation, lo, hi, overrides, people) if s.end > t)

@@ -27,9 +27,14 @@ def rotation_status(config: OncallConfig, name: str, overrides: Sequence[Overrid
         s = who_is_on_call(rot, t, overrides, config)
         nxt.append(s)
         t = s.end
+    shift, handoff = format_duration(rot.shift), rot.handoff
+    if rot.layers is not None:  # each layer has its own (receiver/oncall/layers.py)
+        shift = "by layer: " + ", ".join(f"{x.name or i} {format_duration(x.shift)}"
+                                         for i, x in enumerate(rot.layers))  # fmt: skip
+        handoff = ", ".join(f"{x.name or i} {x.handoff}" for i, x in enumerate(rot.layers))
     return {
-        "name": name, "timezone": rot.timezone, "shift": format_duration(rot.shift),
-        "handoff": rot.handoff, "at": iso(at), "on_call": now.to_dict(),
+        "name": name, "timezone": rot.timezone, "shift": shift,
+        "handoff": handoff, "at": iso(at), "on_call": now.to_dict(),
         "next": [s.to_dict() for s in nxt],
         "overrides": [o.to_dict() for o in overrides if o.end > at],
     }  # fmt: skip

@@ -101,3 +101,27 @@ def next_record(
         return NotifyRecord(Status.RESOLVED, latest, prev.notified_at_ms)
     # DUPLICATE, SUPPRESSED_ACKED, a resolve we never saw fire: nothing changes.
     return None
+
+
+def in_maintenance(
+    reason: Reason, prev: NotifyRecord | None, muted: bool, released: bool
+) -> Reason:
+    """`should_notify`'s reason under a maintenance window (receiver/maintenance): a
+    muted alert's new or repeated notification is MAINTENANCE (nobody told, nothing
+    recorded, so every repeat is muted too); the release at a window's end turns what
+    would be new, a repeat or a duplicate of a firing episode into its one
+    MAINTENANCE_ENDED. A resolve, an ack's suppression and a stale body stay as they are."""
+    if muted and reason in (Reason.NEW, Reason.REPEAT):
+        return Reason.MAINTENANCE
+    if released and (
+        reason in (Reason.NEW, Reason.REPEAT)
+        or (reason is Reason.DUPLICATE and prev is not None and prev.status is Status.FIRING)
+    ):
+        return Reason.MAINTENANCE_ENDED
+    return reason
+
+
+def released_record(prev: NotifyRecord | None, starts_at: str, now_ms: int) -> NotifyRecord:
+    """The record after a MAINTENANCE_ENDED notification."""
+    latest = starts_at if prev is None else _latest(starts_at, prev.starts_at)
+    return NotifyRecord(Status.FIRING, latest, now_ms)

@@ -31,13 +31,14 @@ from receiver.models import (
     RECORD_ACK,
     RECORD_VERSION,
     ZERO_TIME,
+    MaintenanceMark,
     NotifyRecord,
     Reason,
     Severity,
     Status,
 )
 from receiver.payload import Payload
-from receiver.pipeline.dedup import next_record, should_notify
+from receiver.pipeline.dedup import in_maintenance, next_record, released_record, should_notify
 from receiver.pipeline.entries import (
     Incoming,
     IntakeResult,
@@ -56,6 +57,7 @@ from receiver.pipeline.large_body import (
     alert_fingerprint,
     pause,
 )
+from receiver.pipeline.route import RouteMatch
 from receiver.pipeline.routing import (
     Routing,
     Target,
@@ -73,6 +75,10 @@ DIGEST_SENDS_RESOLVED = False
 # Distinct alerts per script call for a large body: 10-25 ms of Redis time per call on the
 # 2-core dev VM (measured per size in bench/README.md, "Large bodies").
 CHUNK_ALERTS = 200
+# (labels, now ms) → the maintenance window occurrence an alert is in (receiver/maintenance).
+MaintenanceGate = Callable[[dict[str, str], int], MaintenanceMark | None]
+# How often a digest hears again of an alert a maintenance window sends to it.
+MAINTENANCE_DIGEST_REPEAT_S = 3600.0
 
 
 class IntakeContention(RuntimeError):
@@ -108,6 +114,8 @@ class Intake:
         self.cache = RecordCache()
         self.batcher = Batcher(self._run)
         self.heap = HeapTrim()
+        # Set by the wiring when maintenance windows exist (receiver/maintenance/gate.py).
+        self.maintenance: MaintenanceGate | None = None
 
     async def _run(self, requests: list[bytes]) -> list[Any]:
         """One script call for a batch of bodies: one result per body."""
@@ -119,9 +127,17 @@ class Intake:
         return results
 
     def _decide(
-        self, snap: Incoming, target: Target, raw: str | None, now_ms: int, held: bool
+        self,
+        snap: Incoming,
+        target: Target,
+        raw: str | None,
+        now_ms: int,
+        held: bool,
+        muted: bool = False,
+        released: bool = False,
     ) -> tuple[Reason, NotifyRecord | None]:
-        """One destination's decision and the record to write; `held`: an ack is in force."""
+        """One destination's decision and the record to write; `held`: an ack is in force;
+        `muted`: in a maintenance window; `released`: its window's end releases it."""
         prev = NotifyRecord.from_json(raw) if raw else None
         is_digest = target.destination.startswith(DIGEST_PREFIX)
         send_resolved = DIGEST_SENDS_RESOLVED if is_digest else target.route.send_resolved
@@ -134,7 +150,41 @@ class Intake:
             send_resolved,
             held,
         )
+        if muted or released:
+            reason = in_maintenance(reason, prev, muted, released)
+            if reason is Reason.MAINTENANCE:
+                return reason, None
+            if reason is Reason.MAINTENANCE_ENDED:
+                return reason, released_record(prev, snap.startsAt, now_ms)
         return reason, next_record(prev, snap.status, snap.startsAt, now_ms, reason)
+
+    def _maintenance(
+        self,
+        snap: Incoming,
+        entry: dict[str, Any],
+        tgts: list[Target],
+        now_ms: int,
+        routing: Routing,
+        released: dict[str, str] | None,
+    ) -> tuple[list[Target], bool]:
+        """A firing alert's maintenance window, if any: marks its entry (the script records
+        it in the occurrence's muted set) and gives its targets (the window's digest
+        instead, in digest mode) and whether it is muted. A released alert's entry says
+        which occurrence lets it go."""
+        entry.pop("mnt", None)
+        entry.pop("rel", None)
+        if released is not None:
+            entry["rel"] = released[snap.fingerprint]
+            return tgts, False
+        mark = self.maintenance(snap.labels, now_ms) if self.maintenance else None
+        if mark is None:
+            return tgts, False
+        entry["mnt"] = [mark.occurrence, mark.marker, mark.ttl_ms]
+        if mark.digest is not None and mark.digest in routing.digests:
+            route = RouteMatch(f"maintenance:{mark.occurrence}", (),
+                               MAINTENANCE_DIGEST_REPEAT_S, False, None, None)  # fmt: skip
+            return [Target(DIGEST_PREFIX + mark.digest, route)], False
+        return tgts, True
 
     def _plan(
         self,
@@ -147,13 +197,18 @@ class Intake:
         routing: Routing,
         remember: bool = True,
         own: bool = False,
+        released: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The script's request: `alerts` (from state_entry) with the versions and records
         decided from `records`, and the jobs to route; counts the decisions. `own`: the
-        receiver's own alerts, whose destinations are fixed: no ladder, no storm."""
+        receiver's own alerts, whose destinations are fixed: no ladder, no storm.
+        `released`: fingerprint → the maintenance occurrence whose end releases it."""
         routed = []
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
             entry["v"] = rec.get(RECORD_VERSION, "0")
+            muted = False
+            if snap.status is Status.FIRING and not own:
+                tgts, muted = self._maintenance(snap, entry, tgts, now_ms, routing, released)
             if snap.status is Status.FIRING and not own:
                 policy = routing.escalation(snap.fingerprint, snap.labels, remember)
                 if policy is not None:
@@ -167,7 +222,8 @@ class Intake:
             by_route: dict[str, list[dict[str, Any]]] = {}
             for t in tgts:
                 raw = rec.get(t.record_name)
-                reason, new_rec = self._decide(snap, t, raw, now_ms, held)
+                reason, new_rec = self._decide(snap, t, raw, now_ms, held, muted,
+                                               released is not None)  # fmt: skip
                 decisions[(t.destination, reason)] += 1
                 if new_rec is not None:
                     notif[t.record_name] = new_rec.to_json()
@@ -176,6 +232,8 @@ class Intake:
                     # A resolve follows up what the destination was last sent (a step's mail).
                     thread = thread_of(raw) if reason is Reason.RESOLVED else ""
                     job = job_entry(snap, t, reason, now_ms, rate, routing.digests, thread)
+                    if released is not None:  # dropped if another release told it first
+                        job["rel"] = snap.fingerprint
                     by_route.setdefault(t.route.route_id, []).append(job)
             entry["notif"] = notif
             # Storm control counts firing warnings/info only: a critical is never folded.
@@ -249,6 +307,17 @@ class Intake:
         await self._apply(snaps, "", self.routing, result, remember=False, fixed=targets)
         return result
 
+    async def release(self, snaps: list[Incoming], occurrence: dict[str, str]) -> IntakeResult:
+        """Alerts still firing at the end of a maintenance occurrence (`occurrence`:
+        fingerprint → its id), rebuilt from their stored state: decided again so that each
+        destination hears of each once (MAINTENANCE_ENDED), and taken out of the
+        occurrence's muted set in the same step. Their state record is not touched."""
+        result = IntakeResult(accepted=len(snaps))
+        if snaps:
+            await self._apply(snaps, "", self.routing, result, remember=False,
+                              released=occurrence)  # fmt: skip
+        return result
+
     async def _apply(
         self,
         snaps: list[Incoming],
@@ -257,6 +326,7 @@ class Intake:
         result: IntakeResult,
         remember: bool,
         fixed: list[Target] | None = None,
+        released: dict[str, str] | None = None,
     ) -> None:
         """Decides and applies `snaps` in one script call (again while records conflict);
         the caches keep what was written if `remember`, else forget what it outdated.
@@ -267,14 +337,14 @@ class Intake:
             targets = [fixed] * len(snaps)
         records = [self.cache.get(s.fingerprint) for s in snaps]
         alerts = [state_entry(s, webhook) for s in snaps]  # independent of the records
-        if fixed is None and (routing.slo or routing.heartbeats):
+        if fixed is None and released is None and (routing.slo or routing.heartbeats):
             for snap, entry in zip(snaps, alerts, strict=True):
                 watch(entry, snap, *routing.watchers(snap.fingerprint, snap.labels, remember))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
             decisions: Counter[tuple[str, Reason]] = Counter()
             req = self._plan(snaps, targets, records, alerts, now_ms, decisions, routing,
-                             remember, own=fixed is not None)  # fmt: skip
+                             remember, own=fixed is not None, released=released)  # fmt: skip
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):

@@ -29,11 +29,18 @@ from receiver.api import (
     guard,
     health,
     heartbeats,
+    maintenance,
+    mattermost_actions,
     oncall,
+    people,
+    push_ack,
     slack_actions,
     slo,
+    telegram_webhook,
     webhook,
 )
+from receiver.api import sms as phone_sms
+from receiver.api import voice as phone_voice
 from receiver.api.state import SERVICES, STATE, AppState, Services
 from receiver.delivery.backpressure import Backpressure
 from receiver.delivery.policy import RetryPolicy
@@ -43,8 +50,10 @@ from receiver.digest.flusher import DigestFlusher
 from receiver.digest.store import DigestStore
 from receiver.escalation.runner import EscalationRunner
 from receiver.heartbeat.checker import HeartbeatChecker
+from receiver.maintenance.wiring import maintenance_of, maintenance_runner, refresh_gate
 from receiver.metrics import Metrics
 from receiver.oncall.store import OnCallLookup, OverrideStore
+from receiver.people import runner as people_runner
 from receiver.pipeline.intake import Intake
 from receiver.server import reload_api
 from receiver.server.reload import (
@@ -152,11 +161,14 @@ class Wiring:
         app[SERVICES] = self._services(redis, keys, changes)
         # Index alerts stored before the secondary indexes existed (until done, lists scan).
         reindex = asyncio.create_task(Reindexer(redis, keys).run_until_done())
+        # The run-time maintenance windows (the config's are known already).
+        gate = asyncio.create_task(refresh_gate(app[SERVICES].maintenance))
         try:
             yield
         finally:
             reindex.cancel()
-            await asyncio.gather(reindex, return_exceptions=True)
+            gate.cancel()
+            await asyncio.gather(reindex, gate, return_exceptions=True)
             await redis.aclose()
             if supervisor is not None:
                 await supervisor.stop()  # SIGTERM to redis, no restart
@@ -191,6 +203,8 @@ class Wiring:
         settings, state, clock = self.settings, self.state, self.clock
         scripts = Scripts.register(redis, changes.named)
         intake = Intake(redis, scripts, keys, routing_of(settings), clock)
+        maintenance = maintenance_of(changes.named("maintenance"), keys, state, clock)
+        intake.maintenance = maintenance.gate.mark
         return Services(
             redis=redis,
             mode=settings.redis.mode,
@@ -205,6 +219,7 @@ class Wiring:
             slo=SloStore(redis, keys, clock),
             heartbeats=HeartbeatChecker(redis, keys, intake, lambda: state.settings.heartbeats,
                                         state.metrics, clock, target=state.redis_target),
+            maintenance=maintenance,
         )  # fmt: skip
 
     async def delivery_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -216,6 +231,10 @@ class Wiring:
         if self.run_workers:
             worker, loops = self._background(app, services, session)
             tasks = [asyncio.create_task(t.run(stop)) for t in loops]
+        # The Telegram updates' handler; with loops, their polling / webhook registration.
+        for t in telegram_webhook.start(app, session, _replica(), self.run_workers):
+            tasks.append(asyncio.create_task(t.run(stop)))
+        phone_sms.start(app, session)  # Vonage's replies to inbound texts go out on it
         reloader = None
         if self.config_path is not None:
             reloader = Reloader(self.config_path, self.overrides or {}, self.log_level_flag,
@@ -263,13 +282,31 @@ class Wiring:
         slos = SloRunner(services.slo, lambda: state.settings.slo, state.metrics, _replica(),
                          clock, target=state.redis_target)  # fmt: skip
         beats = services.heartbeats
+        windows = maintenance_runner(services.maintenance, intake, state, _replica(), clock,
+                                     session)  # fmt: skip
+        ladders.paused = services.maintenance.gate.paused  # a window pauses a ladder
+        app[health.COMPONENTS]["maintenance"] = windows
+        rules = self._people_runner(services, intake)
         app[health.COMPONENTS].update(workers=worker, scheduler=sched, digests=flusher,
                                       escalation=ladders, slo=slos,
-                                      heartbeats=beats)  # fmt: skip
+                                      heartbeats=beats, people=rules)  # fmt: skip
         # Not a component: its Redis trouble is the workers'; a paused vendor is no
         # reason to fail this replica's health. Shown under `destinations` instead.
         app[health.DESTINATIONS] = pressure.snapshot
-        return worker, (worker, sched, flusher, ladders, pressure, slos, beats)
+        return worker, (worker, sched, flusher, ladders, pressure, slos, beats, rules, windows)
+
+    def _people_runner(self, services: Services, intake: Intake) -> people_runner.PeopleRunner:
+        """People's notification rules (receiver/people), on the current config."""
+        state = self.state
+
+        def config() -> people_runner.Config:
+            s = state.settings
+            return people_runner.Config(s.people, s.receivers, intake.routing.rates,
+                                        s.ack.links, s.console.on)  # fmt: skip
+
+        return people_runner.PeopleRunner(services.redis, intake.keys, config, state.metrics,
+                                          _replica(), self.clock,
+                                          target=state.redis_target)  # fmt: skip
 
     async def sighup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         # SIGHUP reloads, as it does for Prometheus and Alertmanager. Only for a served
@@ -312,7 +349,13 @@ def add_routes(
     app.router.add_post("/api/v1/alerts/{fingerprint}/unack", acks.unack)
     app.router.add_post("/api/v1/groups/ack", acks.ack_group)
     slack_actions.add_routes(app, clock)  # POST /slack/actions (ack.slack)
+    mattermost_actions.add_routes(app)  # POST /mattermost/actions (receivers' actions)
+    telegram_webhook.add_routes(app)  # POST /telegram/webhook (Telegram receivers)
     ack_links.add_routes(app, clock)  # GET/POST /ack/{token} (ack.links)
+    maintenance.add_routes(app)  # /api/v1/maintenance… (maintenance windows)
+    push_ack.add_routes(app, clock)  # POST /push/ack/{token} (a push's Acknowledge)
+    phone_sms.add_routes(app, clock)  # POST /sms/{receiver}[/status] (twilio, vonage)
+    phone_voice.add_routes(app)  # POST /voice/{receiver}[/status] (a call's keypad)
     web_console.add_routes(app, settings, clock)  # GET / and /console/… (console)
     app.router.add_get("/api/v1/dlq", dlq.list_dead)
     app.router.add_get("/api/v1/dlq/{id}", dlq.show_dead)
@@ -323,6 +366,7 @@ def add_routes(
     app.router.add_get("/api/v1/slo", slo.report)
     app.router.add_get("/api/v1/heartbeats", heartbeats.list_heartbeats)
     app.router.add_get("/api/v1/oncall", oncall.who)
+    app.router.add_get("/api/v1/people", people.list_people)
     app.router.add_get("/api/v1/oncall/{rotation}.ics", oncall.calendar)
     app.router.add_post("/api/v1/oncall/{rotation}/overrides", oncall.add_override)
     app.router.add_delete("/api/v1/oncall/{rotation}/overrides/{id}", oncall.remove_override)

@@ -21,8 +21,13 @@ from receiver.delivery.config import WorkerConfig
 from receiver.digest.config import DigestConfig, digest_issues
 from receiver.escalation.config import EscalationPolicy, escalation_issues
 from receiver.heartbeat.config import HeartbeatConfig, heartbeat_issues
+from receiver.maintenance.config import MaintenanceConfig
 from receiver.notifiers.registry import ChannelConfig
+from receiver.notifiers.sms.checks import phone_issues
+from receiver.notifiers.telegram.config import shared_bot_issues
 from receiver.oncall.config import OncallConfig
+from receiver.people.checks import people_issues
+from receiver.people.config import NOT_BUILT, PeopleConfig, Via
 from receiver.pipeline.config import StormConfig
 from receiver.pipeline.route import RootRouteConfig, RouteConfig, RoutingTree
 from receiver.server.connections import ServerConfig
@@ -60,6 +65,8 @@ class Settings(StrictModel):
     escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
     slo: SloConfig = Field(default_factory=SloConfig)  # receiver/slo
     heartbeats: dict[str, HeartbeatConfig] = Field(default_factory=dict)  # receiver/heartbeat
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)  # maintenance/
+    people: PeopleConfig = Field(default_factory=PeopleConfig)  # receiver/people
     templates_dir: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -84,6 +91,12 @@ class Settings(StrictModel):
                                       self.oncall, used))  # fmt: skip
         out += list(slo_issues(self.slo, set(self.receivers)))
         out += list(heartbeat_issues(self.heartbeats, set(self.receivers)))
+        out += self.maintenance.issues(set(self.digests),
+                                       self.ack.alertmanager_silence is not None)  # fmt: skip
+        out += list(people_issues(self.people, self.receivers, self.oncall,
+                                  self.escalation_policies, self.digests))  # fmt: skip
+        out += list(phone_issues(self.receivers, Via.SMS not in NOT_BUILT))
+        out += list(shared_bot_issues(self.receivers))
         if self.ack.alertmanager_silence is not None and SILENCE_DESTINATION in self.receivers:
             msg = "the destination of ack.alertmanager_silence: name this receiver otherwise"
             out.append((("receivers", SILENCE_DESTINATION), f'"{SILENCE_DESTINATION}" is {msg}'))

@@ -19,7 +19,14 @@ from typing import Any
 
 import orjson
 
-from receiver.models import RECORD_META, SEVERITIES, STATUSES, AckInfo, ack_active
+from receiver.models import (
+    RECORD_META,
+    SEVERITIES,
+    STATUSES,
+    AckInfo,
+    ack_active,
+    maintenance_view,
+)
 from receiver.store import scripts
 from receiver.store.keys import Keys
 from receiver.store.reindex import INDEX_VERSION
@@ -94,6 +101,9 @@ def decode_record(raw: dict[str, str], history: list[str] | None = None) -> dict
     rec.update(orjson.loads(raw.get("doc") or "{}"))
     if "ack" in raw:
         rec["ack"] = orjson.loads(raw["ack"])
+    if "maint" in raw:  # in a maintenance window (receiver/maintenance)
+        rec.pop("maint", None)
+        rec["maintenance"] = maintenance_view(raw["maint"])
     for f in _INT_FIELDS:
         if f in raw:
             rec[f] = int(raw[f])

@@ -34,6 +34,9 @@ DEFAULT_RESOLVED_RETENTION_S = 7 * 24 * 3600
 DEFAULT_HISTORY_MAX = 50
 # Throttle bucket keys expire when idle for this long (they only hold a timestamp).
 THROTTLE_IDLE_TTL_MS = 24 * 3600 * 1000
+# A person's rule chain outlives its page by this much (receiver/people): an ack or a
+# resolve ends it sooner; this only bounds what a forgotten alert keeps.
+PERSON_CHAIN_TTL_MS = 8 * 24 * 3600 * 1000
 # Storm window counters outlive their window by this much, for the summary job to read.
 STORM_GRACE_MS = 3600 * 1000
 
@@ -67,7 +70,13 @@ TEMPLATES: Final = MappingProxyType(
         "oncall_version": ":oncall:{name}:version",
         "escalation": ":esc:{fp}",
         "slack_seen": ":slack:seen:{signature}",
+        "telegram_seen": ":telegram:seen:{callback_id}",
+        "telegram_lease": ":telegram:lease:{bot}",
+        "telegram_offset": ":telegram:offset:{bot}",
         "escalation_due": ":esc:due",
+        "person_chain": ":people:chain:{fp}:{person}",
+        "people_due": ":people:due",
+        "push_seen": ":people:push:seen:{token}",
         "slo_open": ":slo:{service}:open",
         "slo_closed": ":slo:{service}:closed",
         "slo_alerted": ":slo:{service}:alerted",
@@ -77,6 +86,13 @@ TEMPLATES: Final = MappingProxyType(
         "console_revoked": ":console:revoked:{name}",
         "login_failures": ":console:login:{name}",
         "durability": ":durability",
+        "maint_windows": ":maint:windows",
+        "maint_ended": ":maint:ended",
+        "maint_muted": ":maint:muted:{occurrence}",
+        "maint_claim": ":maint:claim:{phase}:{occurrence}",
+        "sms_code": ":sms:code:{phone}:{code}",
+        "sms_stopped": ":sms:stopped",
+        "sms_seen": ":sms:seen:{provider}:{message}",
     }
 )
 
@@ -232,7 +248,8 @@ class Keys:
     def escalation(self, fp: str) -> str:
         """Hash: the alert's escalation ladder for its current episode: policy, episode,
         started, fired (steps done), next_due, ended ("" | acked | resolved | done), claim
-        (the claiming runner's lease), and `step:N` = JSON of each fired step."""
+        (the claiming runner's lease), `step:N` = JSON of each fired step, and `paged`
+        (the people of `people` it paged, comma-joined: an ack looks at their chains)."""
         return self._key("escalation", fp=fp)
 
     def slack_seen(self, signature: str) -> str:
@@ -241,11 +258,46 @@ class Keys:
         replica, acts no more. Lives until the request's timestamp is out of the window."""
         return self._key("slack_seen", signature=signature)
 
+    def telegram_seen(self, callback_id: str) -> str:
+        """String with a TTL: a Telegram callback_query (by its id) was acted on; set NX
+        before acting, so a webhook redelivery or an update polled again after a takeover,
+        on any replica, acts no more (receiver/api/telegram_webhook.py)."""
+        return self._key("telegram_seen", callback_id=callback_id)
+
+    def telegram_lease(self, bot: str) -> str:
+        """String with a TTL: the replica that long-polls getUpdates for the bot (its
+        numeric id) now; renewed by its holder (receiver/notifiers/telegram/poller.py)."""
+        return self._key("telegram_lease", bot=bot)
+
+    def telegram_offset(self, bot: str) -> str:
+        """String: the bot's next getUpdates offset (last handled update_id + 1), written
+        only by the lease holder, so a takeover neither loses nor re-reads updates."""
+        return self._key("telegram_offset", bot=bot)
+
     @property
     def escalation_due(self) -> str:
         """Sorted set: fingerprint → when its next escalation step is due (ms); a claimed
         entry is pushed out by the claim's lease until its step is applied."""
         return self._key("escalation_due")
+
+    # --- people's notification rules (receiver/people) -------------------------------
+    def person_chain(self, fp: str, person: str) -> str:
+        """Hash: the rule chain of a person paged for the alert: episode, started, fired
+        (rules done), used (contact methods used, comma-joined), ended, claim, and
+        `rule:N` = JSON of each fired rule. One per (alert, person): paged twice (two
+        rotations, two steps), the person still gets one chain per episode."""
+        return self._key("person_chain", fp=fp, person=person)
+
+    @property
+    def people_due(self) -> str:
+        """Sorted set: "fp:person" → when that chain's next rule is due (ms); a claimed
+        entry is pushed out by the claim's lease until its rule is applied."""
+        return self._key("people_due")
+
+    def push_seen(self, token: str) -> str:
+        """String with a TTL: a push Acknowledge token (by its MAC) was used; set NX
+        before acting, so a replay on any replica acts no more. Lives past its expiry."""
+        return self._key("push_seen", token=token)
 
     # --- service SLOs and heartbeats (receiver/slo, receiver/heartbeat) ----------------
     def slo_open(self, service: str) -> str:
@@ -298,6 +350,45 @@ class Keys:
         same connection just before the wait, so the wait covers every write the server
         applied before it (also another connection's, e.g. an attempt answered 503)."""
         return self._key("durability")
+
+    # --- maintenance windows (receiver/maintenance) ---------------------------------
+    @property
+    def maint_windows(self) -> str:
+        """Hash: run-time maintenance window id (`rt-…`) → its JSON (spec, id, name, when
+        created); written by the API and the CLI (store/lua/maintenance_add.lua)."""
+        return self._key("maint_windows")
+
+    @property
+    def maint_ended(self) -> str:
+        """Hash: occurrence id (`window|start_ms`) → when it was ended early (ms)."""
+        return self._key("maint_ended")
+
+    def maint_muted(self, occurrence: str) -> str:
+        """Hash with a TTL: fingerprint → startsAt of each alert the intake decided in the
+        occurrence (muted or sent to its digest); read by the end claim, which releases
+        those still firing (store/lua/intake.lua writes it with the decision)."""
+        return self._key("maint_muted", occurrence=occurrence)
+
+    def maint_claim(self, phase: str, occurrence: str) -> str:
+        """String with a TTL: the start or end (`phase`) of an occurrence was claimed:
+        the replica's name while it handles it, "finished" after."""
+        return self._key("maint_claim", phase=phase, occurrence=occurrence)
+
+    # --- SMS and voice (receiver/notifiers/sms) --------------------------------------
+    def sms_code(self, phone: str, code: str) -> str:
+        """String with a TTL: JSON {person, alerts: [[fp, startsAt], …]} a reply code
+        sent to `phone` stands for; only a reply from that number finds it."""
+        return self._key("sms_code", phone=phone, code=code)
+
+    @property
+    def sms_stopped(self) -> str:
+        """Set: phone numbers that replied STOP (no texts until START)."""
+        return self._key("sms_stopped")
+
+    def sms_seen(self, provider: str, message: str) -> str:
+        """String with a TTL: an inbound callback (the provider's message or call id and
+        event) was handled; set NX before acting, so a replay changes nothing."""
+        return self._key("sms_seen", provider=provider, message=message)
 
 
 OUTBOX_GROUP = "workers"

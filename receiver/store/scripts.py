@@ -85,9 +85,19 @@ REGISTRY: Final = MappingProxyType(
                 Script("oncall_overrides.lua", confirmed="override"),
                 Script("oncall_remove.lua", confirmed="override"),
             ),
+            *_group(
+                "people",
+                Script("people_claim.lua", keyed=True),
+                Script("people_apply.lua", keyed=True, libraries=_THROTTLE),
+            ),
             *_group("slo", Script("slo_notify.lua", keyed=True)),
             *_group("heartbeat", Script("heartbeat_claim.lua", keyed=True)),
             *_group("web", Script("login_limit.lua")),
+            *_group(
+                "maintenance",
+                Script("maintenance_add.lua", confirmed="maintenance"),
+                Script("maintenance_claim.lua", keyed=True),
+            ),
         )
     }
 )

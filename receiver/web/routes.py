@@ -14,7 +14,7 @@ from aiohttp import web
 
 from receiver.api.errors import ERROR_PAGES
 from receiver.api.state import STATE
-from receiver.web import alerts, login, pages, views
+from receiver.web import alerts, login, maintenance, pages, people, views
 from receiver.web.auth import CONSOLE, Console, refuse, secured
 
 if TYPE_CHECKING:  # the composed settings import every package, this one too
@@ -79,7 +79,10 @@ def add_routes(app: web.Application, settings: Settings,
     r.add_post("/console/alerts/{fingerprint}/ack", alerts.ack)
     r.add_post("/console/alerts/{fingerprint}/unack", alerts.unack)
     r.add_get("/console/oncall", pages.oncall)
+    r.add_get("/console/people", people.people)
     r.add_get("/console/digests", pages.digests)
+    r.add_get("/console/maintenance", maintenance.windows)
+    r.add_post("/console/maintenance/{id}/end", maintenance.end)
     r.add_get("/console/digests/{name}", pages.digest_preview)
     r.add_get("/console/dlq", pages.dead_letters)
     r.add_get("/console/dlq/{id}", pages.dead_letter)

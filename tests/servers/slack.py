@@ -8,7 +8,9 @@ HTTP 429 + Retry-After when rate limited, plain-text errors for incoming webhook
 (https://api.slack.com/reference/block-kit/blocks). Messages keep the `metadata` they were
 posted with (https://api.slack.com/metadata) and conversations.history returns it only with
 `include_all_metadata`, newest first, paged by cursor, channel IDs only
-(https://api.slack.com/methods/conversations.history).
+(https://api.slack.com/methods/conversations.history). A bot posting to a user ID (one of
+`users`) posts in its direct-message channel with that user, answered with that channel's
+D… ID (https://api.slack.com/methods/chat.postMessage#app_home).
 """
 
 from __future__ import annotations
@@ -106,11 +108,13 @@ class FakeSlack(FakeServer):
         tokens: set[str] | None = None,
         channels: dict[str, str] | None = None,
         webhooks: set[str] | None = None,
+        users: set[str] | None = None,
     ) -> None:
         super().__init__()
         self.tokens = tokens if tokens is not None else {"xoxb-test-token"}
         self.channels = channels if channels is not None else {"alerts": "C0ALERTS"}  # name->id
         self.webhooks = webhooks if webhooks is not None else {"T000/B000/XXXX"}
+        self.users = users if users is not None else {"U012ALICE"}
         self.messages: dict[tuple[str, str], Message] = {}
         self.webhook_posts: list[dict[str, Any]] = []
         self.requests: list[Request] = []
@@ -196,6 +200,8 @@ class FakeSlack(FakeServer):
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": False, "error": "unknown_method"}
         name = str(body.get("channel", "")).lstrip("#")
+        if name in self.users:  # the bot's direct-message channel with that user
+            name = self.channels.setdefault(f"@{name}", "D" + name[1:])
         channel = self.channels.get(name) or (name if name in self.channels.values() else None)
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}

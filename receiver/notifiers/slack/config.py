@@ -54,5 +54,10 @@ class SlackConfig(ChannelBase):
         return "bot" if self.token is not None or self.token_file is not None else "webhook"
 
     @property
+    def messages_people(self) -> bool:
+        """It can send a person a direct message (a people rule `via: slack`)."""
+        return self.mode == "bot"
+
+    @property
     def acts_on_ack(self) -> bool:
         return self.mode == "bot"  # chat.update marks the message; a webhook only posts

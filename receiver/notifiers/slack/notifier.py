@@ -78,6 +78,14 @@ def classify_slack_error(e: SlackApiError) -> DeliveryResult:
     return client_error(detail)
 
 
+def direct_user(n: Notification) -> str:
+    """The Slack user a person's rule messages directly (its recipient "person@U…"), else
+    "" (the receiver's channel)."""
+    if n.person is None or not n.recipients:
+        return ""
+    return n.recipients[0].rpartition("@")[2]
+
+
 class SlackNotifier(NotifierBase[SlackConfig]):
     def __init__(
         self,
@@ -143,8 +151,10 @@ class SlackNotifier(NotifierBase[SlackConfig]):
             except SlackApiError as e:
                 if e.error not in MESSAGE_GONE:
                     raise
-        if state.get(UNCERTAIN):
-            # An earlier attempt may have posted: look before posting a second message.
+        dm = direct_user(n)
+        if state.get(UNCERTAIN) and not dm:
+            # An earlier attempt may have posted: look before posting a second message
+            # (in the receiver's channel; a direct message is posted again: at least once).
             found = await self._posted_earlier(n)
             if isinstance(found, DeliveryResult):
                 return found  # the lookup failed for now: retried like a failed post
@@ -155,11 +165,11 @@ class SlackNotifier(NotifierBase[SlackConfig]):
                 return ok(f"slack: already posted {ts} in {channel} (found by metadata)", kept)
         text, blocks = build_message(n, self._renderer, ack_button=self._ack_button)
         resp = await self._timed(self._client.post("chat.postMessage", {
-            "channel": self.cfg.channel or "", "text": text, "blocks": blocks,
+            "channel": dm or self.cfg.channel or "", "text": text, "blocks": blocks,
             "metadata": message_metadata(n),
         }))  # fmt: skip
         channel, ts = str(resp.get("channel", self.cfg.channel)), str(resp.get("ts", ""))
-        if channel and self._lookup is not None:
+        if channel and self._lookup is not None and not dm:
             self._lookup.channel_id = channel  # the ID, where the config may name the channel
         # A storm summary stands for many alerts: no state for the sample alert it carries.
         new_state = {} if storm else {"channel": channel, "ts": ts, "starts_at": n.alert.startsAt}

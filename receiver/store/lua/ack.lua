@@ -87,6 +87,19 @@ if esc[1] == episode then
     redis.call('HSET', ke, 'ended', '')
     redis.call('ZADD', kdue, math.max(tonumber(esc[3]) or now, now), fp)
   end
+  -- The people the ladder paged (`paged`): their rule chains are looked at now, so an
+  -- ack stops them at once (receiver/people/runner.py decides and counts) and an unack
+  -- resumes those an ack stopped, where they were.
+  for person in string.gmatch(redis.call('HGET', ke, 'paged') or '', '[^,]+') do
+    local m, kc = fp .. ':' .. person, k_person_chain(fp, person)
+    local c = redis.call('HMGET', kc, 'episode', 'ended')
+    if c[1] == episode then
+      if op == 'unack' and c[2] == 'acked' then redis.call('HSET', kc, 'ended', '') end
+      if redis.call('ZSCORE', k_people_due(), m) or (op == 'unack' and c[2] == 'acked') then
+        redis.call('ZADD', k_people_due(), now, m)
+      end
+    end
+  end
 end
 
 if op == 'ack' then

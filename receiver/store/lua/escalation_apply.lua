@@ -13,7 +13,11 @@
 -- ARGV[5]  JSON [{fp, fired, episode, action: fire|wait|stop, due (next) | false, reason,
 --                 jobs: [[dest, job, rate: [interval_ms, burst] | false, record field,
 --                         record JSON (status firing, starts_at, n = ARGV[2], key)]],
---                 step (log JSON), told (the people paged so far, comma-joined)}]
+--                 step (log JSON), told (the people paged so far, comma-joined),
+--                 people: [person] (of the `people` section, paged: their rules start),
+--                 started (a wait only: the ladder's new start, moved by a maintenance
+--                 window's pause)}]
+-- ARGV[6]  a person's rule chain ttl (ms)
 -- Returns JSON [outcome per item]: fired | waiting | stopped | lost | gone | resolved |
 -- acked.
 local now, claim, bucket_ttl = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -42,6 +46,25 @@ local function enqueue(j)
   end
 end
 
+-- A paged person's rule chain (receiver/people/runner.py), once per alert episode:
+-- paged again (another rotation, a later step) while it runs, they get no second one;
+-- paged after it stopped (an ack ended it, then an unack resumed the ladder), a new one.
+local function page(it, ke, person)
+  local kc = k_person_chain(it.fp, person)
+  local c = redis.call('HMGET', kc, 'episode', 'ended')
+  if c[1] == it.episode and c[2] == '' then return end
+  -- Named on the ladder, so that an ack or unack (ack.lua) looks at the chain at once.
+  local paged = redis.call('HGET', ke, 'paged') or ''
+  if not string.find(',' .. paged .. ',', ',' .. person .. ',', 1, true) then
+    redis.call('HSET', ke, 'paged', paged == '' and person or (paged .. ',' .. person))
+  end
+  redis.call('DEL', kc)
+  redis.call('HSET', kc, 'episode', it.episode, 'started', now, 'fired', 0, 'used', '',
+    'ended', '', 'claim', '')
+  redis.call('PEXPIRE', kc, tonumber(ARGV[6]))
+  redis.call('ZADD', k_people_due(), now, it.fp .. ':' .. person)
+end
+
 local function fire(it, ke, cur)
   local kn = k_notified(it.fp)
   local v = tonumber(cur[2] or redis.call('HGET', kn, R_VERSION) or '0') + 1
@@ -59,6 +82,7 @@ local function fire(it, ke, cur)
   redis.call('HSET', k_alert(it.fp), 'nv', v)
   redis.call('HSET', ke, 'fired', it.fired + 1, 'step:' .. it.fired, it.step, 'told', it.told,
     'claim', '')
+  for _, person in ipairs(it.people or {}) do page(it, ke, person) end
 end
 
 local out = {}
@@ -94,6 +118,8 @@ for i, it in ipairs(cjson.decode(ARGV[5])) do
       else
         redis.call('HSET', ke, 'claim', '')
         out[i] = it.action == 'wait' and 'waiting' or 'stopped'
+        -- A maintenance window paused the ladder: its clock moves by the time paused.
+        if it.started then redis.call('HSET', ke, 'started', it.started, 'next_due', it.due) end
       end
       if it.action == 'stop' or not it.due then
         redis.call('ZREM', kdue, it.fp)

@@ -23,12 +23,18 @@
 --                      esc: [policy, first step after ms] (firing alerts of a route with one),
 --                      slo: [service] (alerts matching SLO services), t0 / t1: the alert's
 --                      startsAt / endsAt in ms (firing / resolved alerts with slo),
---                      hb: [heartbeat] (firing alerts matching heartbeats)}]
+--                      hb: [heartbeat] (firing alerts matching heartbeats),
+--                      mnt: [occurrence, marker, ttl_ms] (in a maintenance window: kept in
+--                      the occurrence's muted set, the marker on the state record),
+--                      rel: occurrence (released at its end: out of its muted set, the
+--                      state record untouched but for the marker and `nv`)}]
 --     doc: the descriptive fields as one JSON string (rewritten only when it changed)
 --     sev: the alert's severity (critical | warning | info), for the secondary indexes
 --   routed: [{route, storm: [threshold, window_ms] | false,
 --             jobs: [{dest, mode, rate: [interval_ms, burst] | false, digest, job,
 --                     fp, dmax, dttl}]}]
+--     rel: the fingerprint of a released alert whose job this is (dropped with it when
+--     another release told it first: see `gone` in intake()).
 --     mode: "send" (throttled, delayed when over), "soft" (over limit → left to the route's
 --     digest if `digest`, else delayed), "digest" (into the digest buffer), "resolve"
 --     (never summarised). A "digest" entry carries the alert's fp and the digest's
@@ -52,7 +58,7 @@ local function outdated(alerts)
   for _, a in ipairs(alerts) do
     a.ka, a.kn = k_alert(a.fp), k_notified(a.fp)
     a.cur = redis.call('HMGET', a.ka, 'status', 'startsAt', 'endsAt', 'doc', 'receive_count',
-      'nv', 'sev', 'slo')
+      'nv', 'sev', 'slo', 'maint')
     local v = '0'  -- no state record: the records expired with it (or never were)
     if a.cur[1] then v = a.cur[6] or redis.call('HGET', a.kn, R_VERSION) or '0' end
     if v ~= a.v then
@@ -148,6 +154,31 @@ local function slo_close(a, now, services)
   redis.call('HDEL', a.ka, 'slo')
 end
 
+-- Maintenance windows (receiver/maintenance): an alert decided in an occurrence is kept in
+-- its muted set (read by the end claim, which releases those still firing) and carries
+-- the marker; one no longer in a window loses the marker, and leaves the muted set when
+-- it is notified meanwhile (the window ended and the alert came again before the release:
+-- it was told now, the release must not tell it again). A release leaves the set.
+local function maintenance(a, fields)
+  if a.mnt then
+    local km = k_maint_muted(a.mnt[1])
+    redis.call('HSET', km, a.fp, a.startsAt)
+    redis.call('PEXPIRE', km, a.mnt[3])
+    if a.cur[9] ~= a.mnt[2] then
+      fields[#fields + 1] = 'maint'
+      fields[#fields + 1] = a.mnt[2]
+    end
+    return
+  end
+  if a.rel then redis.call('HDEL', k_maint_muted(a.rel), a.fp) end
+  local marker = a.cur[9]
+  if not marker then return end
+  redis.call('HDEL', a.ka, 'maint')
+  if a.status == S_FIRING and next(a.notif) then
+    redis.call('HDEL', k_maint_muted(string.match(marker, '^([^;]+);')), a.fp)
+  end
+end
+
 -- Alert state: a few commands per alert, fewest for the commonest case (a re-send).
 local function record(a, now, kinds, seen)
   local ka, cur = a.ka, a.cur
@@ -173,6 +204,7 @@ local function record(a, now, kinds, seen)
     -- Unchanged or stale (repeats, HA copies): only the counters move.
     fields = {'last_received', now, 'receive_count', (tonumber(cur[5]) or 0) + 1}
   end
+  if a.rel then fields = {} end  -- a release changes no state, only the records
   if next(a.notif) then
     local nv = tonumber(a.v) + 1  -- a.v is the stored version (checked by outdated())
     local args = {}
@@ -188,7 +220,8 @@ local function record(a, now, kinds, seen)
   end
   local moved = kind == 'new' or (kind == 'changed' and (was ~= a.status or cur[2] ~= a.startsAt))
   if moved and a.slo and a.status == S_FIRING then slo_open(a, now, fields) end
-  redis.call('HSET', ka, unpack(fields))
+  maintenance(a, fields)
+  if #fields > 0 then redis.call('HSET', ka, unpack(fields)) end
   if moved and cur[8] and a.status == S_RESOLVED then slo_close(a, now, cur[8]) end
   if a.hb and a.status == S_FIRING and kind ~= 'stale' then
     for _, name in ipairs(a.hb) do seen[name] = now end
@@ -252,7 +285,14 @@ local function buffer(j, now)
   redis.call('PEXPIRE', kd, j.dttl)
 end
 
-local function route(r, now, count)
+local function route(r, now, count, gone)
+  if next(gone) then  -- drop the jobs of released alerts another release told already
+    local kept = {}
+    for _, j in ipairs(r.jobs) do
+      if not (j.rel and gone[j.rel]) then kept[#kept + 1] = j end
+    end
+    r.jobs = kept
+  end
   local in_storm = false
   if r.storm then
     local ws = now - (now % r.storm[2])
@@ -300,7 +340,15 @@ local function intake(req)
   local now = tonumber(req.now)
   local kinds = {new = 0, changed = 0, unchanged = 0, stale = 0}
   local seen = {}  -- heartbeat → arrival: one HSET per body however many alerts match
-  for _, a in ipairs(req.alerts) do record(a, now, kinds, seen) end
+  local gone = {}  -- released alerts no longer in their muted set: told by another release
+  for _, a in ipairs(req.alerts) do
+    if a.rel and redis.call('HEXISTS', k_maint_muted(a.rel), a.fp) == 0 then
+      gone[a.fp] = true
+      kinds.released = (kinds.released or 0) + 1
+    else
+      record(a, now, kinds, seen)
+    end
+  end
   flush_index_writes()
   local hb = {}
   for name, at in pairs(seen) do
@@ -313,7 +361,7 @@ local function intake(req)
     actions[dest] = actions[dest] or {immediate = 0, delayed = 0, digest = 0, summary = 0}
     actions[dest][action] = actions[dest][action] + 1
   end
-  for _, r in ipairs(req.routed) do route(r, now, count) end
+  for _, r in ipairs(req.routed) do route(r, now, count, gone) end
   return {kinds = kinds, actions = actions}
 end
 

@@ -12,7 +12,7 @@
 -- A[1] group   A[2] entry id   A[3] now (ms)
 -- A[4] verdict: done | reject (dead letter: the destination refused it for good) |
 -- dead (dead letter: retries exhausted) | retry | fail (retryable trouble) | throttle (429)
--- A[5] state field (destination)   A[6] state JSON ('' = none)   A[7] state TTL s
+-- A[5] state field (the job's record field)   A[6] state JSON ('' = none)   A[7] state TTL s
 -- A[8] job JSON for retry / park / dead   A[9] retry due (ms)   A[10] park score
 -- A[11] pause (ms, throttle)   A[12] error detail   A[13] outcome
 -- A[14] '1' when this send was the half-open probe   A[15] failures that open

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, RedisServer
 from tests.helpers import free_port, wait_until
 
 COMMANDS = ["serve", "check-config", "routes", "send-test", "ack", "unack", "dlq", "oncall",
-            "digest", "slo"]  # fmt: skip
+            "digest", "slo", "people", "maintenance", "import"]  # fmt: skip
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -145,7 +145,8 @@ def test_help_describes_every_command() -> None:
 
 
 @pytest.mark.parametrize("group", [["routes"], ["dlq"], ["oncall"], ["oncall", "override"],
-                                   ["digest"], ["slo"]], ids=" ".join)  # fmt: skip
+                                   ["digest"], ["slo"], ["people"], ["maintenance"]],
+                         ids=" ".join)  # fmt: skip
 def test_help_of_each_group_describes_its_subcommands(group: list[str]) -> None:
     out = run_cli(*group, "--help")
     assert out.returncode == 0

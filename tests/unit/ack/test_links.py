@@ -45,6 +45,12 @@ def test_round_trip() -> None:
     assert verify(TOKEN, [CURRENT], NOW) == LinkClaim(FP, STARTS, EXPIRES)
 
 
+def test_a_chat_link_names_its_channel_and_an_email_link_none() -> None:
+    chat = sign(FP, STARTS, EXPIRES, CURRENT, via="teams")
+    assert verify(chat, [CURRENT], NOW) == LinkClaim(FP, STARTS, EXPIRES, "teams")
+    assert sign(FP, STARTS, EXPIRES, CURRENT, via="email") == TOKEN  # links in mailboxes
+
+
 def test_token_is_url_safe() -> None:
     assert all(c.isalnum() or c in "-_." for c in TOKEN)
 
@@ -77,6 +83,7 @@ def test_secrets_and_expiry(secrets: list[str], now: int, expected: LinkErrorKin
         ["1d3f58b2d7994044", STARTS, EXPIRES],  # another alert
         [FP, "2026-11-23T00:00:00Z", EXPIRES],  # another episode
         [FP, STARTS, EXPIRES + 86400],  # a longer life
+        [FP, STARTS, EXPIRES, "discord"],  # another channel named
     ],
 )
 def test_changed_claim_is_tampered(fields: list[Any]) -> None:
@@ -111,6 +118,9 @@ def test_changed_mac_is_tampered() -> None:
         _with_body(TOKEN, ["", STARTS, EXPIRES]),
         _with_body(TOKEN, ["f" * 300, STARTS, EXPIRES]),
         _with_body(TOKEN, [FP, 12, EXPIRES]),
+        _with_body(TOKEN, [FP, STARTS, EXPIRES, "pigeon"]),  # no such via
+        _with_body(TOKEN, [FP, STARTS, EXPIRES, "email"]),  # an email's token names none
+        _with_body(TOKEN, [FP, STARTS, EXPIRES, "teams", "x"]),
     ],
 )
 def test_malformed(token: str) -> None:

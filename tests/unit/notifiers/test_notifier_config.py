@@ -28,6 +28,31 @@ VALID: dict[str, dict[str, Any]] = {
     "email": {"type": "email", "host": "mx", "from": "a@example.org", "to": ["b@example.org"]},
     "webhook": {"type": "webhook", "url": "https://hooks.example.org/x"},
     "log": {"type": "log"},
+    "mattermost": {
+        "type": "mattermost",
+        "url": "https://chat.example.org",
+        "token": "t",
+        "channel_id": "4xp9fdt77pncbef59f4k1qe83o",
+    },
+    "ntfy": {"type": "ntfy", "url": "https://ntfy.example.org"},
+    "teams": {"type": "teams", "webhook_url": "https://example.org/workflows/x?sig=s"},
+    "discord": {"type": "discord", "webhook_url": "https://discord.com/api/webhooks/1/t"},
+    "telegram": {"type": "telegram", "token": "123:abc", "chat_id": "-1001234567890"},
+    "twilio": {
+        "type": "twilio",
+        "account_sid": "AC" + "0" * 32,
+        "auth_token": "t",
+        "number": "+15005550006",
+        "public_url": "https://alerts.example.org",
+    },
+    "vonage": {
+        "type": "vonage",
+        "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+        "private_key": "k",
+        "signature_secret": "s",
+        "number": "+447700900000",
+        "public_url": "https://alerts.example.org",
+    },
 }
 
 
@@ -43,7 +68,8 @@ def test_registry_covers_every_type() -> None:
 
 def test_capabilities_are_asked_of_the_config() -> None:
     cfgs = {name: ADAPTER.validate_python(doc) for name, doc in VALID.items()}
-    assert {n for n, c in cfgs.items() if c.acts_on_ack} == {"pagerduty", "slack"}
+    acting = {"pagerduty", "slack", "mattermost", "teams", "discord", "telegram"}
+    assert {n for n, c in cfgs.items() if c.acts_on_ack} == acting
     hook = ADAPTER.validate_python({"type": "slack", "webhook_url": "https://h"})
     assert not hook.acts_on_ack  # an incoming webhook can only post
     assert {n for n, c in cfgs.items() if c.mails} == {"email"}

@@ -16,8 +16,10 @@ from tests.servers import fixture_alerts, notification, resolved
 ALERT = fixture_alerts("critical-group-firing")[0]
 
 
-def fake_url(fp: str, starts_at: str) -> str:
-    return f"https://alerts.example.org/ack/{fp}.{starts_at}"
+def fake_url(fp: str, starts_at: str, via: str = "email") -> str:
+    return f"https://alerts.example.org/ack/{fp}.{starts_at}" + (
+        "" if via == "email" else f".{via}"
+    )
 
 
 URL = fake_url(ALERT.fingerprint, ALERT.startsAt)
@@ -33,7 +35,8 @@ ACK = AckInfo(by="alice", at_ms=1, via="api")
         (notification(ALERT, Reason.ESCALATED), "", True),
         (notification(ALERT), "alice", False),  # shown as acknowledged
         (notification(ALERT, Reason.ACKNOWLEDGED, ack=ACK), "", False),
-        (notification(ALERT, Reason.UNACKNOWLEDGED, ack=ACK), "", False),
+        # an unack's update: the alert can be acknowledged again
+        (notification(ALERT, Reason.UNACKNOWLEDGED, ack=ACK), "", True),
         (notification(ALERT, Reason.ESCALATED, ack=ACK), "", False),
         (notification(resolved(ALERT)), "", False),
         (notification(ALERT, Reason.RESOLVED), "", False),
@@ -42,6 +45,12 @@ ACK = AckInfo(by="alice", at_ms=1, via="api")
 )
 def test_which_notifications_carry_the_link(n: Notification, acked_by: str, linked: bool) -> None:
     assert R.ack_link(n, acked_by) == (URL if linked else "")
+
+
+def test_a_chat_message_link_says_its_channel() -> None:
+    """The link a chat message shows names its channel: its ack is recorded via that."""
+    assert R.ack_link(notification(ALERT), via="discord") == URL + ".discord"
+    assert R.bind(notification(ALERT), via="teams").ctx["ack_url"] == URL + ".teams"
 
 
 def test_email_bodies_show_the_link_only_when_configured() -> None:
@@ -57,7 +66,7 @@ def test_email_bodies_show_the_link_only_when_configured() -> None:
 
 
 def test_link_is_escaped_in_html() -> None:
-    r = Renderer(ack_url=lambda fp, s: 'https://x.example/ack/a"><script>')
+    r = Renderer(ack_url=lambda fp, s, via="email": 'https://x.example/ack/a"><script>')
     html = r.render("email_body.html", notification(ALERT))
     assert "<script>" not in html and "&#34;&gt;&lt;script&gt;" in html
 

@@ -78,8 +78,10 @@ def test_decision_table(case: Case, reason: Reason, stored: NotifyRecord | None)
 
 def test_table_covers_every_reason() -> None:
     # Guard: the table above must keep exercising every Reason the decision can give (the
-    # others name jobs of acks and escalation steps).
-    jobs_only = {Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED, Reason.ESCALATED}
+    # others name jobs of acks and escalation steps, and what a maintenance window makes of
+    # a decision: dedup.in_maintenance, tested in tests/unit/maintenance/).
+    jobs_only = {Reason.ACKNOWLEDGED, Reason.UNACKNOWLEDGED, Reason.ESCALATED,
+                 Reason.MAINTENANCE, Reason.MAINTENANCE_ENDED}  # fmt: skip
     assert {reason for _, reason, _ in DECISIONS} == set(Reason) - jobs_only
 
 

@@ -43,6 +43,8 @@ NOT_VOCABULARY = {
     ("ack.lua", "ack"): "the operation (ack | unack) and the state record's `ack` field",
     ("escalation_apply.lua", "ack"): "the state record's `ack` field",
     ("escalation_claim.lua", "ack"): "the state record's `ack` field",
+    ("people_apply.lua", "ack"): "the state record's `ack` field",
+    ("people_claim.lua", "ack"): "the state record's `ack` field",
 }
 
 _LONG_OPEN = re.compile(r"\[(=*)\[")
@@ -204,6 +206,16 @@ SAMPLES: dict[str, Any] = {
     "severity": "critical",
     "service": "api.v2",
     "signature": "a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    "person": "alice.b-2",
+    "token": "Zm9vYmFy-_x",
+    "occurrence": "rt-0123456789ab|1796000000000",  # a maintenance window's occurrence
+    "phase": "end",
+    "callback_id": "4382bfdwdsb323b2d9",  # a Telegram callback_query id
+    "bot": "123456789",  # a Telegram bot's numeric id
+    "phone": "+4915112345678",  # E.164 (receiver/notifiers/sms)
+    "code": "4821",  # a reply code
+    "provider": "twilio",  # a phone provider receiver's name
+    "message": "in:SM0123456789abcdef",  # a provider's message id
 }
 
 

@@ -1,0 +1,1 @@
+"""Importers: people, schedules, escalation policies and overrides from other on-call tools."""

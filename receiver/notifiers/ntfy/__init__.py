@@ -1,0 +1,1 @@
+"""ntfy push notifications (https://docs.ntfy.sh/publish/): config, message, notifier."""

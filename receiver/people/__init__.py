@@ -1,0 +1,1 @@
+"""People, their contact methods and notification rules (config, pure decisions, runner)."""
