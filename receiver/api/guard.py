@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from receiver import logs
 from receiver.api.errors import error
 from receiver.api.state import STATE
-from receiver.api.tokens import Decision, Scope, authorize
+from receiver.api.tokens import Decision, Scope, authorize, authorize_url_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("receiver.api")
@@ -36,6 +36,20 @@ Credentials = Callable[[web.Request], "Sequence[str] | Decision"]
 
 def authorization_headers(request: web.Request) -> Sequence[str]:
     return request.headers.getall("Authorization", ())
+
+
+def feed_credentials(request: web.Request) -> Sequence[str] | Decision:
+    """A calendar feed's credentials: the Authorization header, or the decision on the
+    token of `?token=` (one of them, once). Calendar apps send no headers, so the token
+    rides in the URL, and a URL's token must be read-only (tokens.authorize_url_token)."""
+    headers = request.headers.getall("Authorization", ())
+    query = request.query.getall("token", [])
+    if (query and headers) or len(query) > 1:
+        return Decision(400, code="invalid_request", detail="give the token once: "
+                        "an Authorization header or one ?token=")  # fmt: skip
+    if query:
+        return authorize_url_token(request.app[STATE].access, query[0])
+    return headers
 
 
 def requires(

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 
 from aiohttp import web
 
 from receiver.api.errors import error
-from receiver.api.guard import PRINCIPAL, requires
+from receiver.api.guard import PRINCIPAL, feed_credentials, requires
 from receiver.api.state import SERVICES, STATE
-from receiver.api.tokens import Decision, Scope, authorize_url_token
+from receiver.api.tokens import Scope
 from receiver.maintenance import Maintenance
 from receiver.maintenance.schedule import end_early
 from receiver.maintenance.view import WindowError, build_window, feed, window_dict
@@ -96,20 +95,7 @@ async def end_window(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ended": wid, "occurrence": on_id})
 
 
-def _feed_credentials(request: web.Request) -> Sequence[str] | Decision:
-    """The Authorization header, or a read-only token as `?token=` (calendar apps send no
-    headers: api/oncall.py says why only a read-only one)."""
-    headers = request.headers.getall("Authorization", ())
-    query = request.query.getall("token", [])
-    if (query and headers) or len(query) > 1:
-        return Decision(400, code="invalid_request", detail="give the token once: "
-                        "an Authorization header or one ?token=")  # fmt: skip
-    if query:
-        return authorize_url_token(request.app[STATE].access, query[0])
-    return headers
-
-
-@requires(Scope.READ, credentials=_feed_credentials)
+@requires(Scope.READ, credentials=feed_credentials)
 async def calendar(request: web.Request) -> web.StreamResponse:
     m = _m(request)
     await m.gate.refresh()

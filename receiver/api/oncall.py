@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
 
 from aiohttp import web
 
 from receiver.api.errors import error
-from receiver.api.guard import PRINCIPAL, requires
+from receiver.api.guard import PRINCIPAL, feed_credentials, requires
 from receiver.api.state import SERVICES, STATE
-from receiver.api.tokens import Decision, Scope, authorize_url_token
+from receiver.api.tokens import Scope
 from receiver.oncall import view
 from receiver.oncall.config import OncallConfig
 from receiver.oncall.overrides import OverrideError, Request, build_override, parse_time
@@ -108,20 +107,7 @@ async def remove_override(request: web.Request) -> web.StreamResponse:
     return web.json_response({"removed": oid})
 
 
-def _feed_credentials(request: web.Request) -> Sequence[str] | Decision:
-    """The Authorization header, or the decision on the token of `?token=` (one of them,
-    once): a URL's token must be read-only (tokens.authorize_url_token)."""
-    headers = request.headers.getall("Authorization", ())
-    query = request.query.getall("token", [])
-    if (query and headers) or len(query) > 1:
-        return Decision(400, code="invalid_request", detail="give the token once: "
-                        "an Authorization header or one ?token=")  # fmt: skip
-    if query:
-        return authorize_url_token(request.app[STATE].access, query[0])
-    return headers
-
-
-@requires(Scope.READ, credentials=_feed_credentials)
+@requires(Scope.READ, credentials=feed_credentials)
 async def calendar(request: web.Request) -> web.StreamResponse:
     """The rotation's shifts from now for ?weeks= (8) as text/calendar."""
     return await _calendar(request)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from receiver.config.durations import Duration
 from receiver.config.loader import Issue, StrictModel
+from receiver.config.zones import TimeZoneName
 from receiver.digest.schedule import Schedule, parse_hhmm
 from receiver.notifiers.email.config import email_addresses
 
@@ -26,7 +26,7 @@ class DigestConfig(StrictModel):
     oncall: str | None = None  # a rotation: whoever is on call when the digest is sent
     every: Duration | None = None
     at: list[str] = Field(default_factory=list)  # local times of day, "HH:MM"
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     max_alerts: int = Field(1000, ge=1, le=10_000)
     include_resolved: bool = True
     send_empty: bool = False
@@ -41,15 +41,6 @@ class DigestConfig(StrictModel):
     def _times(cls, v: list[str]) -> list[str]:
         for item in v:
             parse_hhmm(item)
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{v}" (IANA name, e.g. Europe/Berlin)') from None
         return v
 
     @model_validator(mode="after")

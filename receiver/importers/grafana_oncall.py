@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from receiver.config.zones import zone
 from receiver.importers.model import (
     DAY_NAMES,
     Entry,
@@ -30,7 +31,6 @@ from receiver.importers.model import (
 )
 from receiver.importers.opsgenie import week_range
 from receiver.importers.source import Source, SourceError, parse
-from receiver.oncall.config import zone
 
 BY_DAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 

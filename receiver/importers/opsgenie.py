@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from receiver.config.zones import zone
 from receiver.importers.model import Entry, Names, Result, add_rotation, layer_start, span
 from receiver.importers.opsgenie_models import (
     Contact,
@@ -33,7 +34,7 @@ from receiver.importers.opsgenie_models import (
     User,
 )
 from receiver.importers.source import Source, SourceError, parse
-from receiver.oncall.config import Layer, week_coverage, zone
+from receiver.oncall.config import Layer, week_coverage
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

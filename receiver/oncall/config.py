@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from receiver.config.durations import Duration, format_duration
 from receiver.config.loader import Issue, Loc, StrictModel
+from receiver.config.zones import TimeZoneName, zone
 
 # Rotation names appear in URLs (/api/v1/oncall/{rotation}.ics) and Redis keys.
 ROTATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -73,17 +74,6 @@ def parse_handoff(text: str) -> Handoff:
 def _full(abbr: str) -> str:
     return {"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday",
             "fri": "friday", "sat": "saturday", "sun": "sunday"}[abbr]  # fmt: skip
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone `name`; ValueError with a hint if unknown."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {name!r} (an IANA name such as Europe/Berlin, America/New_York "
-            "or UTC)"
-        ) from None
 
 
 class Member(StrictModel):
@@ -230,7 +220,7 @@ class Rotation(StrictModel):
     members: list[Member] = Field(default_factory=list)
     shift: Duration = float(WEEK_S)
     handoff: str = "Mon 09:00"
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     start: date = DEFAULT_START
     layers: list[Layer] | None = None
     fallback: Member | None = None
@@ -270,12 +260,6 @@ class Rotation(StrictModel):
     @classmethod
     def _handoff(cls, v: str) -> str:
         parse_handoff(v)
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, v: str) -> str:
-        zone(v)
         return v
 
     @field_validator("shift")

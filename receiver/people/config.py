@@ -31,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from receiver.config.durations import Duration, format_duration
 from receiver.config.loader import StrictModel
+from receiver.config.zones import TimeZoneName
 from receiver.notifiers.sms.phone import E164 as PHONE
-from receiver.oncall.config import EMAIL, zone
+from receiver.oncall.config import EMAIL
 
 # People's names appear in URLs (/api/v1/people), Redis keys and push recipients
 # ("alice@topic"): no "@", ":", spaces.
@@ -94,7 +95,7 @@ class Person(StrictModel):
     slack: str | None = Field(None, pattern=SLACK_USER)
     phone: str | None = Field(None, pattern=E164)
     ntfy: NtfyContact | None = None
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     notify: list[Rule] | None = None  # None: the section's defaults
 
     @field_validator("email")
@@ -102,12 +103,6 @@ class Person(StrictModel):
     def _email(cls, v: str | None) -> str | None:
         if v is not None and not EMAIL.fullmatch(v):
             raise ValueError(f"not an email address: {v!r}")
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        zone(v)
         return v
 
     @field_validator("notify")
