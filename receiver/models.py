@@ -181,6 +181,7 @@ class MaintenanceMark:
     marker: str
     ttl_ms: int
     digest: str | None = None
+    window: str = ""  # the window's name (the muted counter's label)
 
 
 def maintenance_marker(occurrence: str, until_ms: int, name: str) -> str:

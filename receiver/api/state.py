@@ -50,6 +50,8 @@ class AppState:
             m.intake_retries.inc(result.attempts - 1)
         for (dest, reason), n in result.decisions.items():
             m.child(m.decisions, dest, reason.value).inc(n)
+        for (window, mode), n in result.muted.items():
+            m.child(m.maintenance_muted, window, mode).inc(n)
         for dest, actions in result.actions.items():
             for action, n in actions.items():
                 if n:

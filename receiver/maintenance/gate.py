@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from receiver.maintenance.config import WindowSpec
 from receiver.maintenance.schedule import Occurrence, Window, active_at, ladder_shift, occurrences
 from receiver.maintenance.store import RETAIN_MS, MaintenanceStore
-from receiver.metrics import Metrics
 from receiver.models import MaintenanceMark, maintenance_marker
 
 # Occurrences are expanded this far around now once, then filtered per decision.
@@ -31,9 +30,8 @@ class Gate:
         self,
         store: MaintenanceStore,
         configured: Callable[[], Mapping[str, WindowSpec]],
-        metrics: Metrics | None = None,
     ) -> None:
-        self.store, self.configured, self.metrics = store, configured, metrics
+        self.store, self.configured = store, configured
         # The config's windows from the start; the run-time ones from the first refresh.
         self.windows: list[Window] = self._config()
         self.ended: dict[str, int] = {}
@@ -72,10 +70,8 @@ class Gate:
         occ = self.occurrence(labels, now_ms)
         if occ is None:
             return None
-        if self.metrics is not None:
-            m = self.metrics
-            m.child(m.maintenance_muted, occ.name, "digest" if occ.digest else "mute").inc()
-        return MaintenanceMark(occ.id, marker(occ), occ.end_ms - now_ms + RETAIN_MS, occ.digest)
+        return MaintenanceMark(occ.id, marker(occ), occ.end_ms - now_ms + RETAIN_MS, occ.digest,
+                               occ.name)  # fmt: skip
 
     def paused(self, labels: dict[str, str], started_ms: int, now_ms: int) -> int | None:
         """The escalation runner's question (escalation.runner.LadderPause)."""

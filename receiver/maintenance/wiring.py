@@ -29,8 +29,7 @@ def maintenance_of(
     """The store (on the client whose changes wait for redis.durability) and the gate,
     on the current config's windows."""
     store = MaintenanceStore(redis, keys, clock)
-    return Maintenance(store, Gate(store, lambda: state.settings.maintenance.windows,
-                                   state.metrics))  # fmt: skip
+    return Maintenance(store, Gate(store, lambda: state.settings.maintenance.windows))
 
 
 async def refresh_gate(m: Maintenance) -> None:

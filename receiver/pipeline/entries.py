@@ -71,6 +71,8 @@ class IntakeResult:
     received: Counter[tuple[Status, Severity]] = field(default_factory=Counter)
     kinds: dict[str, int] = field(default_factory=dict)
     decisions: Counter[tuple[str, Reason]] = field(default_factory=Counter)
+    # (maintenance window, mute | digest) → arrivals decided inside the window
+    muted: Counter[tuple[str, str]] = field(default_factory=Counter)
     actions: dict[str, dict[str, int]] = field(default_factory=dict)
     attempts: int = 0  # 1 + the retries it took (over all chunks)
     chunks: int = 0  # script calls that applied a part of the body
@@ -81,6 +83,7 @@ class IntakeResult:
         actions: dict[str, dict[str, int]],
         decisions: Counter[tuple[str, Reason]],
         attempts: int,
+        muted: Counter[tuple[str, str]] | None = None,
     ) -> None:
         """Adds what one chunk did (applied after `attempts` tries)."""
         for kind, n in kinds.items():
@@ -90,6 +93,7 @@ class IntakeResult:
             for action, n in acts.items():
                 mine[action] = mine.get(action, 0) + n
         self.decisions.update(decisions)
+        self.muted.update(muted or {})
         self.attempts = max(self.attempts, 1) + attempts - 1
         self.chunks += 1
 

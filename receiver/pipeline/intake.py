@@ -166,6 +166,7 @@ class Intake:
         now_ms: int,
         routing: Routing,
         released: dict[str, str] | None,
+        muted: Counter[tuple[str, str]],
     ) -> tuple[list[Target], bool]:
         """A firing alert's maintenance window, if any: marks its entry (the script records
         it in the occurrence's muted set) and gives its targets (the window's digest
@@ -180,6 +181,7 @@ class Intake:
         if mark is None:
             return tgts, False
         entry["mnt"] = [mark.occurrence, mark.marker, mark.ttl_ms]
+        muted[(mark.window, "digest" if mark.digest else "mute")] += 1
         if mark.digest is not None and mark.digest in routing.digests:
             route = RouteMatch(f"maintenance:{mark.occurrence}", (),
                                MAINTENANCE_DIGEST_REPEAT_S, False, None, None)  # fmt: skip
@@ -198,17 +200,21 @@ class Intake:
         remember: bool = True,
         own: bool = False,
         released: dict[str, str] | None = None,
+        in_window: Counter[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         """The script's request: `alerts` (from state_entry) with the versions and records
-        decided from `records`, and the jobs to route; counts the decisions. `own`: the
-        receiver's own alerts, whose destinations are fixed: no ladder, no storm.
-        `released`: fingerprint → the maintenance occurrence whose end releases it."""
+        decided from `records`, and the jobs to route; counts the decisions (and into
+        `in_window` the arrivals a maintenance window holds). `own`: the receiver's own
+        alerts, whose destinations are fixed: no ladder, no storm. `released`: fingerprint
+        → the maintenance occurrence whose end releases it."""
         routed = []
+        in_window = Counter() if in_window is None else in_window
         for snap, tgts, rec, entry in zip(snaps, targets, records, alerts, strict=True):
             entry["v"] = rec.get(RECORD_VERSION, "0")
             muted = False
             if snap.status is Status.FIRING and not own:
-                tgts, muted = self._maintenance(snap, entry, tgts, now_ms, routing, released)
+                tgts, muted = self._maintenance(snap, entry, tgts, now_ms, routing, released,
+                                                in_window)  # fmt: skip
             if snap.status is Status.FIRING and not own:
                 policy = routing.escalation(snap.fingerprint, snap.labels, remember)
                 if policy is not None:
@@ -343,8 +349,10 @@ class Intake:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             now_ms = int(self.clock() * 1000)
             decisions: Counter[tuple[str, Reason]] = Counter()
+            in_window: Counter[tuple[str, str]] = Counter()  # counted once applied
             req = self._plan(snaps, targets, records, alerts, now_ms, decisions, routing,
-                             remember, own=fixed is not None, released=released)  # fmt: skip
+                             remember, own=fixed is not None, released=released,
+                             in_window=in_window)  # fmt: skip
             res = await self.batcher.call(orjson.dumps(req), len(snaps))
             if "conflict" in res:
                 for i, snap in enumerate(snaps):
@@ -358,6 +366,6 @@ class Intake:
                 elif rec or sent["notif"]:  # an alert never notified is a miss anyway
                     self.cache.put(snap.fingerprint, records_after(rec, sent["notif"]))
             # cjson encodes an empty table as {}; an empty actions map is fine either way.
-            result.add(res["kinds"], res["actions"] or {}, decisions, attempt)
+            result.add(res["kinds"], res["actions"] or {}, decisions, attempt, in_window)
             return
         raise IntakeContention(f"alerts kept changing during intake ({MAX_ATTEMPTS} attempts)")

@@ -110,6 +110,14 @@ async def test_two_replicas_mute_inside_a_window_and_tell_once_at_its_end(
     assert metric(text, "alert_receiver_maintenance_active", window="db-patch") == 1
     assert metric(text, "alert_receiver_decisions_total", destination="hook",
                   reason="maintenance") >= 1  # fmt: skip
+    # Three firing arrivals inside the window (the resolve is not one), each counted once,
+    # by the replica whose intake applied it.
+    muted = 0.0
+    for r in replicas:
+        page = await (await r.get("/metrics")).text()
+        muted += metric(page, "alert_receiver_maintenance_muted_total", window="db-patch",
+                        mode="mute")  # fmt: skip
+    assert muted == 3
     # The end: one notification for the alert still firing, none for the resolved one.
     clock.t = NOW + 601
     await until(lambda: len(recorder.got) >= 1)
